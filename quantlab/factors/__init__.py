@@ -1,0 +1,54 @@
+"""Alpha factors: specs, the registry and the factor library.
+
+    import quantlab as ql
+    ql.factors.names()                        # registered factor names
+    ql.factors.spec("rsi")                    # RSI(window=14): inputs, warmup(), role, ...
+    ql.factors.compute("rsi", df, window=14)  # pd.Series on df.index
+    ql.factors.compute_many(df)               # pd.DataFrame, one column per factor
+    ql.factors.check("my_factor")             # the conformance suite on one factor
+
+Built-in factors live in the modules of this package and register themselves when the
+registry is first used; a notebook registers its own with ``@ql.factors.register``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quantlab.factors.registry import (
+    FactorSpec,
+    Param,
+    Role,
+    compute,
+    compute_many,
+    get,
+    names,
+    param,
+    register,
+    spec,
+    unregister,
+    window,
+)
+
+__all__ = [
+    "FactorSpec",
+    "Param",
+    "Role",
+    "check",
+    "compute",
+    "compute_many",
+    "get",
+    "names",
+    "param",
+    "register",
+    "spec",
+    "unregister",
+    "window",
+]
+
+
+def check(name: str | FactorSpec, df: Any = None, **params: Any) -> None:
+    """Run the factor conformance checks on one factor (see quantlab.factors.conformance)."""
+    from quantlab.factors.conformance import check as _check
+
+    _check(name, df=df, **params)

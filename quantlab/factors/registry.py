@@ -1,0 +1,608 @@
+"""Factor specs and the registry: ``names``, ``spec``, ``compute``, ``compute_many``.
+
+A factor is a frozen dataclass deriving from :class:`FactorSpec`; its fields are its
+parameters. Class attributes describe it (``name``, ``inputs``, ``role``,
+``description``, ``nan_policy``); ``warmup()`` gives the number of leading NaN bars for
+the instance's parameters and ``compute()`` delegates to a numba kernel. ``@register``
+adds the class to the registry by ``name`` (duplicates are refused), which is all a
+notebook needs to plug in its own factor::
+
+    import quantlab as ql
+    from quantlab.factors import FactorSpec, Role, register, window
+
+    @register
+    class Range(FactorSpec):
+        name = "range_mean"
+        inputs = ("high", "low")
+        role = Role.FILTER
+        description = "Mean of high minus low over a window."
+        window: int = window(20)
+
+        def warmup(self) -> int:
+            return self.window - 1
+
+        def compute(self, high, low):
+            return ql.kernels.ta.sma_nb(high - low, self.window)
+
+    ql.factors.check("range_mean")   # the conformance suite, on synthetic bars
+
+Conventions every factor keeps (checked by :func:`quantlab.factors.check`):
+
+- the output is float64, one value per input row, on ``df.index``, named by the factor;
+- the first ``warmup()`` values are NaN and every later value is finite;
+- no look-ahead: computing on ``df[:t]`` equals the full result truncated at ``t``;
+- factors work on bar *positions*: a gap in the time index is not seen by the factor
+  (gaps are the business of ``ql.data.validate(gaps=...)``);
+- ``nan_policy = "raise"`` (the default): a NaN or infinite value in an input column raises
+  :class:`~quantlab.errors.DataError` naming the column and the first bad row;
+  ``nan_policy = "propagate"``: the factor accepts missing values and documents its output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import pkgutil
+import threading
+import typing
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from quantlab._typing import FloatArray
+from quantlab.errors import ConfigError, DataError
+
+__all__ = [
+    "FactorSpec",
+    "Param",
+    "Role",
+    "compute",
+    "compute_many",
+    "get",
+    "names",
+    "param",
+    "register",
+    "spec",
+    "unregister",
+    "window",
+]
+
+
+class Role(StrEnum):
+    """Default role of a factor when composed into a signal."""
+
+    PRIMARY = "primary"
+    """Gives direction."""
+    CONFIRMATION = "confirmation"
+    """Must agree with the primary direction."""
+    FILTER = "filter"
+    """Gates trading on or off."""
+    OBSERVER = "observer"
+    """Tracked, no influence."""
+
+
+NAN_POLICIES = ("raise", "propagate")
+
+# Field names that are window-like: positive unless the field declares its own bounds.
+_WINDOW_LIKE = ("window", "period", "span", "fast", "slow", "signal", "lag", "lookback")
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """Description of one factor parameter (a dataclass field of the spec)."""
+
+    name: str
+    type: type
+    default: Any
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
+    doc: str = ""
+
+    def bounds_text(self) -> str:
+        """Return the bounds as text, e.g. ``'> 0'`` or ``'>= 2, <= 100'``."""
+        parts = []
+        if self.gt is not None:
+            parts.append(f"> {self.gt:g}")
+        if self.ge is not None:
+            parts.append(f">= {self.ge:g}")
+        if self.le is not None:
+            parts.append(f"<= {self.le:g}")
+        return ", ".join(parts)
+
+
+def param(
+    default: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    doc: str = "",
+) -> Any:
+    """Declare a factor parameter with a default and optional bounds.
+
+    Parameters
+    ----------
+    default
+        Default value; its field annotation (``int``, ``float`` or ``bool``) is the type.
+    gt, ge, le
+        Bounds checked by the registry (strictly greater, greater-or-equal, less-or-equal).
+    doc
+        One-line description shown by :func:`spec`.
+    """
+    return dataclasses.field(
+        default=default, metadata={"gt": gt, "ge": ge, "le": le, "doc": doc, "bounded": True}
+    )
+
+
+def window(default: int, *, ge: int = 1, doc: str = "number of bars in the window") -> Any:
+    """Declare an integer window parameter (at least ``ge`` bars, 1 by default)."""
+    return param(default, ge=ge, doc=doc)
+
+
+@dataclasses.dataclass(frozen=True)
+class FactorSpec:
+    """Base class of every factor: a frozen dataclass whose fields are its parameters.
+
+    Subclasses set the class attributes below, declare parameters as annotated fields
+    (``int``, ``float`` or ``bool``; use :func:`window`/:func:`param` for bounds), and
+    implement :meth:`warmup` and :meth:`compute`. Parameters are type-checked and
+    bound-checked on construction; :meth:`validate` adds cross-parameter rules.
+    """
+
+    name: ClassVar[str] = ""
+    """Registry name (a lower-case identifier)."""
+    inputs: ClassVar[tuple[str, ...]] = ("close",)
+    """Bar columns passed to :meth:`compute`, in order."""
+    role: ClassVar[Role] = Role.OBSERVER
+    """Default role when composed."""
+    description: ClassVar[str] = ""
+    """One-line description."""
+    nan_policy: ClassVar[str] = "raise"
+    """``"raise"``: NaN/inf inputs raise DataError; ``"propagate"``: the factor handles them."""
+    takes_frame: ClassVar[bool] = False
+    """If true, :meth:`compute` receives the whole DataFrame instead of input arrays."""
+
+    def __post_init__(self) -> None:
+        _coerce_and_check_params(self)
+        self.validate()
+
+    # -- to implement -----------------------------------------------------------------
+    def warmup(self) -> int:
+        """Return the number of leading NaN bars of the output for these parameters."""
+        return 0
+
+    def compute(self, *inputs: FloatArray) -> FloatArray:
+        """Return the factor values (float64, same length as the inputs)."""
+        raise NotImplementedError(f"factor {self.name!r} does not implement compute()")
+
+    def validate(self) -> None:
+        """Check cross-parameter rules; raise :class:`ConfigError` when one is broken."""
+
+    def compute_stepwise(self, *inputs: FloatArray) -> FloatArray | None:
+        """Return the output by looping the step kernel, or None if not recursive.
+
+        Recursive factors override this so the conformance suite can check that the
+        streaming (step) path equals the batch path.
+        """
+        return None
+
+    # -- provided ---------------------------------------------------------------------
+    @classmethod
+    def parameters(cls) -> dict[str, Param]:
+        """Return the parameters (name, type, default, bounds, doc) of this factor."""
+        hints = _type_hints(cls)
+        out: dict[str, Param] = {}
+        for f in dataclasses.fields(cls):
+            tp = hints.get(f.name, object)
+            bounds = _bounds(f, tp)
+            out[f.name] = Param(
+                name=f.name,
+                type=tp,
+                default=f.default,
+                gt=bounds["gt"],
+                ge=bounds["ge"],
+                le=bounds["le"],
+                doc=f.metadata.get("doc", ""),
+            )
+        return out
+
+    def params(self) -> dict[str, Any]:
+        """Return this instance's parameter values."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def summary(self) -> dict[str, Any]:
+        """Return name, description, inputs, parameters, warm-up, role and NaN policy."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "inputs": tuple(self.inputs),
+            "params": self.params(),
+            "parameters": self.parameters(),
+            "warmup": self.warmup(),
+            "role": self.role,
+            "nan_policy": self.nan_policy,
+            "recursive": type(self).compute_stepwise is not FactorSpec.compute_stepwise,
+        }
+
+    def __call__(self, df: pd.DataFrame) -> pd.Series:
+        """Compute on a bar frame; return a float64 Series on ``df.index``."""
+        return _run(self, df, {})
+
+
+# ---------------------------------------------------------------------------------------
+# parameter checking
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # unresolvable forward refs: fall back to raw annotations
+        out: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(getattr(klass, "__annotations__", {}))
+        return out
+
+
+def _bounds(f: dataclasses.Field, tp: Any) -> dict[str, float | None]:
+    md = f.metadata
+    if md.get("bounded"):
+        return {"gt": md.get("gt"), "ge": md.get("ge"), "le": md.get("le")}
+    lname = f.name.lower()
+    if tp in (int, float) and any(
+        lname == w or lname.endswith("_" + w) or lname.startswith(w + "_") for w in _WINDOW_LIKE
+    ):
+        return {"gt": 0, "ge": None, "le": None}
+    return {"gt": None, "ge": None, "le": None}
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    if tp is bool:
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        raise ConfigError(f"{where} must be a bool, got {type(value).__name__} {value!r}")
+    if tp is int:
+        if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+            raise ConfigError(f"{where} must be an int, got {type(value).__name__} {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+            raise ConfigError(f"{where} must be a float, got {type(value).__name__} {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be finite, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a str, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def _coerce_and_check_params(obj: FactorSpec) -> None:
+    cls = type(obj)
+    for p in cls.parameters().values():
+        where = f"factor {cls.name!r} parameter {p.name!r}"
+        value = _coerce(getattr(obj, p.name), p.type, where)
+        if p.gt is not None and not value > p.gt:
+            raise ConfigError(f"{where} must be > {p.gt:g}, got {value!r}")
+        if p.ge is not None and not value >= p.ge:
+            raise ConfigError(f"{where} must be >= {p.ge:g}, got {value!r}")
+        if p.le is not None and not value <= p.le:
+            raise ConfigError(f"{where} must be <= {p.le:g}, got {value!r}")
+        object.__setattr__(obj, p.name, value)
+
+
+# ---------------------------------------------------------------------------------------
+# the registry
+
+_REGISTRY: dict[str, type[FactorSpec]] = {}
+_LOCK = threading.RLock()
+_LIBRARY_LOADED = False
+# Modules of quantlab.factors that never define factors (skipped by discovery).
+_NOT_LIBRARY = {"registry", "conformance"}
+
+
+def _load_library() -> None:
+    """Import every module of ``quantlab.factors`` once, so built-in factors register."""
+    global _LIBRARY_LOADED
+    if _LIBRARY_LOADED:
+        return
+    with _LOCK:
+        if _LIBRARY_LOADED:
+            return
+        _LIBRARY_LOADED = True
+        pkg = importlib.import_module("quantlab.factors")
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name.startswith("_") or info.name in _NOT_LIBRARY:
+                continue
+            importlib.import_module(f"quantlab.factors.{info.name}")
+
+
+def register(cls: type[FactorSpec] | None = None, *, replace: bool = False) -> Any:
+    """Register a factor class by its ``name`` (usable as ``@register`` or ``@register(...)``).
+
+    The class is made a frozen dataclass if it is not one already. Its metadata and
+    default parameters are checked; a name already taken raises :class:`ConfigError`
+    unless ``replace=True`` (handy when re-running a notebook cell).
+
+    Parameters
+    ----------
+    cls
+        A subclass of :class:`FactorSpec`.
+    replace
+        Replace an existing registration of the same name instead of refusing it.
+
+    Returns
+    -------
+    type
+        The (dataclass) class, so the decorator leaves the name bound to it.
+    """
+    if cls is None:
+        return lambda c: register(c, replace=replace)
+    if not (isinstance(cls, type) and issubclass(cls, FactorSpec)) or cls is FactorSpec:
+        raise ConfigError(f"register() needs a subclass of FactorSpec, got {cls!r}")
+    if "__dataclass_fields__" not in cls.__dict__:
+        cls = dataclasses.dataclass(frozen=True)(cls)
+    elif not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        raise ConfigError(f"factor class {cls.__name__} must be a frozen dataclass")
+    _check_class(cls)
+    if not replace:
+        # Built-ins first, so a user factor cannot silently shadow one loaded later.
+        _load_library()
+    with _LOCK:
+        old = _REGISTRY.get(cls.name)
+        if old is not None and not replace and old is not cls:
+            raise ConfigError(
+                f"factor name {cls.name!r} is already registered (by "
+                f"{old.__module__}.{old.__qualname__}); choose another name or pass "
+                "replace=True"
+            )
+        _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _check_class(cls: type[FactorSpec]) -> None:
+    label = f"factor class {cls.__name__}"
+    name = cls.name
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        raise ConfigError(f"{label}: name must be a lower-case identifier, got {name!r}")
+    inputs = cls.inputs
+    if (
+        not isinstance(inputs, tuple)
+        or not inputs
+        or not all(isinstance(c, str) and c for c in inputs)
+    ):
+        raise ConfigError(f"{label} {name!r}: inputs must be a non-empty tuple of column names")
+    if not isinstance(cls.role, Role):
+        raise ConfigError(f"{label} {name!r}: role must be a quantlab.factors.Role")
+    desc = cls.description
+    if not isinstance(desc, str) or not desc.strip() or "\n" in desc.strip():
+        raise ConfigError(f"{label} {name!r}: description must be one non-empty line")
+    if cls.nan_policy not in NAN_POLICIES:
+        raise ConfigError(f"{label} {name!r}: nan_policy must be one of {NAN_POLICIES}")
+    if cls.compute is FactorSpec.compute:
+        raise ConfigError(f"{label} {name!r}: compute() is not implemented")
+    hints = _type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints.get(f.name)
+        if tp not in (int, float, bool, str):
+            raise ConfigError(
+                f"{label} {name!r}: parameter {f.name!r} must be annotated int, float, bool "
+                f"or str, got {tp!r}"
+            )
+        if f.default is dataclasses.MISSING:
+            raise ConfigError(f"{label} {name!r}: parameter {f.name!r} needs a default")
+    try:
+        default = cls()
+    except ConfigError as exc:
+        raise ConfigError(f"{label} {name!r}: default parameters are invalid: {exc}") from exc
+    w = default.warmup()
+    if not isinstance(w, int | np.integer) or isinstance(w, bool) or w < 0:
+        raise ConfigError(f"{label} {name!r}: warmup() must return an int >= 0, got {w!r}")
+
+
+def unregister(name: str) -> None:
+    """Remove a factor from the registry (unknown names raise :class:`ConfigError`)."""
+    with _LOCK:
+        if name not in _REGISTRY:
+            raise ConfigError(f"unknown factor {name!r}; cannot unregister it")
+        del _REGISTRY[name]
+
+
+def names(role: Role | str | None = None) -> list[str]:
+    """Return the sorted names of registered factors, optionally of one default role."""
+    _load_library()
+    if role is None:
+        return sorted(_REGISTRY)
+    try:
+        r = Role(role)
+    except ValueError:
+        raise ConfigError(
+            f"unknown role {role!r}; expected one of {[x.value for x in Role]}"
+        ) from None
+    return sorted(n for n, c in _REGISTRY.items() if c.role is r)
+
+
+def get(name: str) -> type[FactorSpec]:
+    """Return the registered class of a factor (unknown names raise :class:`ConfigError`)."""
+    _load_library()
+    if not isinstance(name, str):
+        raise ConfigError(f"factor name must be a str, got {type(name).__name__} {name!r}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, _REGISTRY, n=3)
+        hint = f"; did you mean {close}?" if close else ""
+        raise ConfigError(
+            f"unknown factor {name!r}{hint} (ql.factors.names() lists the {len(_REGISTRY)} "
+            "registered factors)"
+        ) from None
+
+
+def spec(name: str | FactorSpec, **params: Any) -> FactorSpec:
+    """Return the factor spec instance for ``name`` with validated parameters.
+
+    The instance shows everything about the factor: its parameters (the dataclass
+    fields, defaults unless overridden), ``inputs``, ``warmup()``, default ``role``,
+    ``description`` and ``nan_policy``; ``.parameters()`` lists types, defaults and
+    bounds; ``.summary()`` gathers it all in a dict.
+
+    Raises
+    ------
+    ConfigError
+        Unknown factor, unknown parameter, wrong type or out-of-range value.
+    """
+    if isinstance(name, FactorSpec):
+        return dataclasses.replace(name, **params) if params else name
+    cls = get(name)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(
+            f"factor {name!r} has no parameter {unknown[0]!r}; its parameters are "
+            f"{sorted(known) or 'none'}"
+        )
+    return cls(**params)
+
+
+def compute(name: str | FactorSpec, df: pd.DataFrame, **params: Any) -> pd.Series:
+    """Compute one factor on a bar frame.
+
+    Parameters
+    ----------
+    name
+        Registered factor name (or a spec instance).
+    df
+        Bars: a DataFrame holding the factor's ``inputs`` columns.
+    **params
+        Parameter overrides (see :func:`spec`).
+
+    Returns
+    -------
+    pd.Series
+        float64 values on ``df.index``, named by the factor; NaN only in the warm-up.
+
+    Raises
+    ------
+    ConfigError
+        Unknown factor or parameter, bad parameter value, missing input column.
+    DataError
+        A NaN/inf input value for a factor whose ``nan_policy`` is ``"raise"``.
+    """
+    return _run(spec(name, **params), df, {})
+
+
+def compute_many(
+    df: pd.DataFrame,
+    names: Iterable[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Compute several factors on one bar frame.
+
+    Parameters
+    ----------
+    df
+        Bars.
+    names
+        Factor names (default: every registered factor, sorted).
+    params
+        Per-factor parameter overrides, ``{"rsi": {"window": 21}}``.
+
+    Returns
+    -------
+    pd.DataFrame
+        One float64 column per factor, on ``df.index``.
+    """
+    selected = _names_list(names)
+    params = dict(params or {})
+    stray = sorted(set(params) - set(selected))
+    if stray:
+        raise ConfigError(f"params given for factor {stray[0]!r}, which is not in names")
+    specs = [spec(n, **dict(params.get(n, {}))) for n in selected]
+    _check_frame(df)
+    cache: dict[tuple[str, bool], FloatArray] = {}
+    cols = {s.name: _run(s, df, cache).to_numpy() for s in specs}
+    return pd.DataFrame(cols, index=df.index, columns=selected)
+
+
+def _names_list(names_: Iterable[str] | None) -> list[str]:
+    if names_ is None:
+        return names()
+    if isinstance(names_, str):
+        names_ = [names_]
+    out = list(names_)
+    seen: set[str] = set()
+    for n in out:
+        if n in seen:
+            raise ConfigError(f"factor {n!r} is listed twice in names")
+        seen.add(n)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# running a spec on a frame
+
+
+def _check_frame(df: Any) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ConfigError(f"df must be a pandas DataFrame of bars, got {type(df).__name__}")
+
+
+def _input_array(
+    s: FactorSpec, df: pd.DataFrame, col: str, cache: dict[tuple[str, bool], FloatArray]
+) -> FloatArray:
+    check = s.nan_policy == "raise"
+    key = (col, check)
+    if key in cache:
+        return cache[key]
+    if col not in df.columns:
+        raise ConfigError(
+            f"factor {s.name!r} needs input column {col!r}, which the frame lacks "
+            f"(columns: {list(map(str, df.columns))})"
+        )
+    series = df[col]
+    if isinstance(series, pd.DataFrame):
+        raise DataError(f"column {col!r} appears more than once in the frame")
+    try:
+        arr = np.ascontiguousarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"column {col!r} (input of factor {s.name!r}) is not numeric: {exc}"
+        ) from None
+    if check:
+        finite = np.isfinite(arr)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise DataError(
+                f"column {col!r} has a non-finite value {float(arr[i])!r} at row {i} "
+                f"({df.index[i]}); factor {s.name!r} refuses NaN/inf inputs "
+                "(clean or validate the bars first: ql.data.validate)"
+            )
+    cache[key] = arr
+    return arr
+
+
+def _run(s: FactorSpec, df: pd.DataFrame, cache: dict[tuple[str, bool], FloatArray]) -> pd.Series:
+    _check_frame(df)
+    n = len(df)
+    arrays = [_input_array(s, df, c, cache) for c in s.inputs]
+    if n == 0:
+        out = np.empty(0, dtype=np.float64)
+    else:
+        out = s.compute(df) if s.takes_frame else s.compute(*arrays)
+    if not isinstance(out, np.ndarray) or out.shape != (n,):
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ConfigError(
+            f"factor {s.name!r}: compute() returned {shape}, expected a float64 array of "
+            f"shape ({n},)"
+        )
+    if out.dtype != np.float64:
+        out = out.astype(np.float64)
+    return pd.Series(out, index=df.index, name=s.name, copy=False)
