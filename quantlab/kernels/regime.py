@@ -1,0 +1,180 @@
+"""Self-excitation and regime kernels: Hawkes intensity, variance ratio, Hurst exponent.
+
+Pure numba, float64 arrays in and out, causal (output ``t`` uses bars ``<= t``); outputs
+before the first full window are NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def large_move_events_nb(close, window, threshold):
+    """Return 1.0 where a bar's log return is a large move, 0.0 elsewhere, NaN in warm-up.
+
+    Oracle: an explicit loop over ``r = log(c).diff()`` with
+    ``s = r.rolling(window).std(ddof=1).shift(1)``.
+
+    Notes
+    -----
+    Bar ``t`` is an event when :math:`|r_t| > k\\,\\sigma_{t-1}`, with :math:`\\sigma_{t-1}`
+    the sample standard deviation (ddof=1) of the ``window`` returns *before* ``t``
+    (:math:`r_{t-w} .. r_{t-1}`), so a move never inflates its own threshold. The first
+    value is at ``t = window + 1``.
+    """
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window + 1, n):
+        m = 0.0
+        for i in range(t - window, t):
+            m += np.log(close[i] / close[i - 1])
+        m /= window
+        ss = 0.0
+        for i in range(t - window, t):
+            d = np.log(close[i] / close[i - 1]) - m
+            ss += d * d
+        sd = np.sqrt(ss / (window - 1))
+        r = np.log(close[t] / close[t - 1])
+        out[t] = 1.0 if abs(r) > threshold * sd else 0.0
+    return out
+
+
+@njit(cache=True)
+def hawkes_intensity_step_nb(state, event, decay):
+    """Advance the discrete exponential-kernel intensity by one bar; return ``(state, y)``.
+
+    ``state`` is the intensity after the previous bar; ``event`` is the bar's event mark
+    (0 or 1; NaN leaves the state unchanged and outputs NaN).
+
+    Notes
+    -----
+    :math:`\\lambda_t = e^{-\\beta}\\lambda_{t-1} + \\beta\\,e_t`, i.e.
+    :math:`\\lambda_t = \\beta \\sum_{i \\le t} e_i\\,e^{-\\beta (t - i)}`: the excitation
+    part of a Hawkes intensity with kernel :math:`\\beta e^{-\\beta u}` (unit mass), in
+    events per bar.
+    """
+    if np.isnan(event):
+        return state, np.nan
+    lam = np.exp(-decay) * state + decay * event
+    return lam, lam
+
+
+@njit(cache=True)
+def hawkes_intensity_nb(events, decay):
+    """Return the exponential-kernel intensity of an event series, looping the step kernel.
+
+    Oracle: the explicit sum :math:`\\beta \\sum_{i \\le t} e_i e^{-\\beta (t-i)}` over the
+    non-NaN marks (NaN marks give NaN and do not change the state).
+    """
+    n = events.shape[0]
+    out = np.empty(n)
+    state = 0.0
+    for t in range(n):
+        state, out[t] = hawkes_intensity_step_nb(state, events[t], decay)
+    return out
+
+
+@njit(cache=True)
+def variance_ratio_nb(close, window, lag):
+    """Return the rolling Lo-MacKinlay variance ratio of log returns.
+
+    Oracle: an explicit per-window numpy computation in the tests.
+
+    Notes
+    -----
+    In the window of the last ``w`` one-bar log returns :math:`r_{t-w+1..t}` with mean
+    :math:`\\mu`, and the :math:`M = w - q + 1` overlapping ``q``-bar sums :math:`R_j`
+    inside it:
+
+    .. math:: VR_t(q) = \\frac{\\frac{1}{M}\\sum_j (R_j - q\\mu)^2}
+                              {q\\,\\frac{1}{w}\\sum_i (r_i - \\mu)^2}
+
+    (plain overlapping estimator, no small-sample bias correction). 1 for a random walk,
+    above 1 when returns trend, below 1 when they mean-revert. A window of identical returns
+    gives 1. The first value is at ``t = window`` (``window`` returns need ``window + 1``
+    closes).
+    """
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    m_count = window - lag + 1
+    for t in range(window, n):
+        start = t - window + 1
+        mu = 0.0
+        for i in range(start, t + 1):
+            mu += np.log(close[i] / close[i - 1])
+        mu /= window
+        v1 = 0.0
+        for i in range(start, t + 1):
+            d = np.log(close[i] / close[i - 1]) - mu
+            v1 += d * d
+        v1 /= window
+        vq = 0.0
+        for j in range(start + lag - 1, t + 1):
+            # q-bar log return ending at j: log(close[j] / close[j - lag])
+            d = np.log(close[j] / close[j - lag]) - lag * mu
+            vq += d * d
+        vq /= m_count
+        out[t] = vq / (lag * v1) if v1 > 0.0 else 1.0
+    return out
+
+
+@njit(cache=True)
+def hurst_nb(close, window, max_lag):
+    """Return the rolling Hurst exponent from the scaling of lagged log-price differences.
+
+    Oracle: an explicit per-window numpy computation in the tests
+    (``np.polyfit(log(lags), log([std(p[lag:] - p[:-lag]) ...]), 1)[0]``).
+
+    Notes
+    -----
+    In the window of the last ``w`` log prices :math:`p`, for each lag
+    :math:`\\tau = 1..L` let :math:`s_\\tau` be the standard deviation (ddof=0) of the
+    :math:`w - \\tau` differences :math:`p_i - p_{i-\\tau}`. For a process with Hurst
+    exponent ``H``, :math:`s_\\tau \\propto \\tau^H`; ``H`` is the OLS slope of
+    :math:`\\log s_\\tau` on :math:`\\log\\tau`. 0.5 is a random walk, above trends, below
+    mean-reverts. A window with a zero :math:`s_\\tau` (a straight line) gives 0.5. The first
+    value is at ``t = window - 1``.
+    """
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    # OLS x-values are fixed: log(1..L)
+    mx = 0.0
+    for k in range(1, max_lag + 1):
+        mx += np.log(k)
+    mx /= max_lag
+    sxx = 0.0
+    for k in range(1, max_lag + 1):
+        dx = np.log(k) - mx
+        sxx += dx * dx
+    logs = np.empty(max_lag)
+    for t in range(window - 1, n):
+        start = t - window + 1
+        flat = False
+        for k in range(1, max_lag + 1):
+            cnt = window - k
+            m = 0.0
+            for i in range(start + k, t + 1):
+                m += np.log(close[i] / close[i - k])
+            m /= cnt
+            ss = 0.0
+            for i in range(start + k, t + 1):
+                d = np.log(close[i] / close[i - k]) - m
+                ss += d * d
+            if ss <= 0.0:
+                flat = True
+                break
+            logs[k - 1] = 0.5 * np.log(ss / cnt)
+        if flat:
+            out[t] = 0.5
+            continue
+        my = 0.0
+        for k in range(max_lag):
+            my += logs[k]
+        my /= max_lag
+        sxy = 0.0
+        for k in range(1, max_lag + 1):
+            sxy += (np.log(k) - mx) * (logs[k - 1] - my)
+        out[t] = sxy / sxx
+    return out
