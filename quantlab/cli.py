@@ -1,0 +1,298 @@
+"""The ``quantlab`` console script.
+
+Every subcommand has ``--help``. Bad arguments or bad input print one clear line and exit
+non-zero, without a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from quantlab.errors import ConfigError, QuantlabError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parse_value(text: str) -> Any:
+    """Parse a ``-p NAME VALUE`` value as a YAML literal (numbers, lists, null, strings)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [s.strip() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise argparse.ArgumentTypeError("expected comma-separated symbols, e.g. BTC,ETH,SOL")
+    return symbols
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from quantlab.reports import run_reports
+
+    parameters = {name: _parse_value(value) for name, value in args.parameter or []}
+    run = run_reports(
+        args.notebooks or None,
+        parameters,
+        output_root=args.output,
+        notebook_dir=args.notebook_dir,
+        run_id=args.run_id,
+        kernel_name=args.kernel,
+        raise_on_failure=False,
+    )
+    for nb in run.notebooks:
+        line = f"{nb.status:>6}  {nb.notebook}  ({nb.duration_s:.1f} s)"
+        if nb.error:
+            line += f"  {nb.error}"
+        print(line)
+    print(f"run {run.run_id}: {run.run_dir}  (index: {args.output}/index.html)")
+    if run.failed:
+        names = ", ".join(nb.notebook for nb in run.failed)
+        print(
+            f"quantlab report: error: {len(run.failed)} notebook(s) failed: {names}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from quantlab.data.fetch import fetch
+    from quantlab.data.store import Store
+
+    written = fetch(
+        args.source,
+        args.symbols,
+        args.interval,
+        days=args.days,
+        start=args.start,
+        end=args.end,
+        store=Store(args.root),
+        progress=not args.quiet,
+    )
+    for symbol, rows in written.items():
+        print(
+            f"{symbol}: {rows} bars stored under {args.root}/{args.source}/{symbol}/{args.interval}"
+        )
+    return 0
+
+
+def _cmd_data_record(args: argparse.Namespace) -> int:
+    from quantlab.data.fetch import record
+    from quantlab.data.store import Store
+
+    written = record(
+        args.source,
+        args.symbols,
+        args.interval,
+        store=Store(args.root),
+        loop_every=args.every,
+        progress=not args.quiet,
+    )
+    for symbol, rows in (written or {}).items():
+        print(f"{symbol}: {rows} new bars")
+    return 0
+
+
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    from quantlab.data.store import Store
+
+    coverage = Store(args.root).coverage()
+    if coverage.empty:
+        print(f"no bars stored under {args.root}/ (run: quantlab data fetch --help)")
+    else:
+        print(coverage.to_string(index=False))
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    import quantlab.data as qd
+
+    options: dict[str, Any] = {}
+    if args.seed is not None:
+        options["seed"] = args.seed
+    df = qd.load(
+        args.source,
+        symbol=args.symbol,
+        interval=args.interval,
+        start=args.start,
+        end=args.end,
+        gaps="allow",
+        **options,
+    )
+    table = qd.quality_report(df, args.interval)
+    print(qd.summary(df, args.interval).to_string())
+    print()
+    print(table.to_string(index=False))
+    return EXIT_ERROR if (table["status"] != "ok").any() else 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        from quantlab.dashboards import serve
+    except ImportError as exc:
+        raise ConfigError(f"dashboard: the dashboards are not available ({exc})") from None
+    serve(port=args.port, address=args.address, show=args.show)
+    return 0
+
+
+# ------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``quantlab`` argument parser (all subcommands)."""
+    parser = _Parser(
+        prog="quantlab",
+        description="quantlab: a notebook-first quant research workbench for crypto.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    report = sub.add_parser(
+        "report",
+        help="execute notebooks with papermill into dated reports",
+        description="Execute notebooks with papermill into reports/<YYYY-MM-DD>/<run-id>/ "
+        "(executed .ipynb, HTML, run_metadata.json) and update reports/index.html.",
+    )
+    report.add_argument(
+        "notebooks", nargs="*", help="notebooks to run (default: notebooks/*.ipynb)"
+    )
+    report.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (YAML literal: 7, 0.5, [1, 4], null, BTC); repeatable",
+    )
+    report.add_argument("--output", default="reports", help="reports folder (default: reports)")
+    report.add_argument("--notebook-dir", default="notebooks", help="where default notebooks live")
+    report.add_argument("--run-id", default=None, help="name of the run folder")
+    report.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    report.set_defaults(func=_cmd_report)
+
+    data = sub.add_parser(
+        "data",
+        help="fetch, record, list and check bars",
+        description="Fetch, record, list and check bars.",
+    )
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
+    data_sub.required = True
+
+    def _source_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--source",
+            default="hyperliquid",
+            choices=["hyperliquid"],
+            help="venue to fetch from (default: hyperliquid)",
+        )
+        p.add_argument(
+            "--symbols",
+            type=_symbols,
+            required=True,
+            help="comma-separated coins, e.g. BTC,ETH,SOL",
+        )
+        p.add_argument("--interval", default="1h", help="bar interval (default: 1h)")
+        p.add_argument("--root", default="data", help="local store folder (default: data)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    fetch = data_sub.add_parser(
+        "fetch",
+        help="download bars and funding into the local Parquet store",
+        description="Download candles and funding into data/<source>/<symbol>/<interval>/ "
+        "(overlapping ranges are merged without duplicates).",
+    )
+    _source_args(fetch)
+    fetch.add_argument("--days", type=float, default=None, help="how many days back from now")
+    fetch.add_argument("--start", default=None, help="start (UTC date/time)")
+    fetch.add_argument("--end", default=None, help="end (UTC date/time, default now)")
+    fetch.set_defaults(func=_cmd_data_fetch)
+
+    record = data_sub.add_parser(
+        "record",
+        help="extend the local archive from its last bar to now",
+        description="Extend the local archive from its last stored bar to now; run it "
+        "regularly (or with --every) to keep history the venue no longer serves.",
+    )
+    _source_args(record)
+    record.add_argument(
+        "--every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="keep running, recording every SECONDS",
+    )
+    record.set_defaults(func=_cmd_data_record)
+
+    listing = data_sub.add_parser(
+        "list",
+        help="show what the local store holds",
+        description="Show what the local store holds.",
+    )
+    listing.add_argument("--root", default="data", help="local store folder (default: data)")
+    listing.set_defaults(func=_cmd_data_list)
+
+    check = data_sub.add_parser(
+        "check",
+        help="load bars and print the data-quality report",
+        description="Load bars from a source or file and print the data-quality table; "
+        "exit 1 when a check fails.",
+    )
+    check.add_argument("source", help="synthetic, hyperliquid, store, or a .csv/.parquet path")
+    check.add_argument("--symbol", default=None)
+    check.add_argument("--interval", default=None, help="bar interval (default: inferred)")
+    check.add_argument("--start", default=None)
+    check.add_argument("--end", default=None)
+    check.add_argument("--seed", type=int, default=None, help="seed (synthetic source)")
+    check.set_defaults(func=_cmd_data_check)
+
+    dash = sub.add_parser(
+        "dashboard",
+        help="serve the Panel dashboards",
+        description="Serve the Panel dashboards on localhost.",
+    )
+    dash.add_argument("--port", type=int, default=5006)
+    dash.add_argument("--address", default="127.0.0.1")
+    dash.add_argument("--show", action="store_true", help="open a browser")
+    dash.set_defaults(func=_cmd_dashboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``quantlab`` command line and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("quantlab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        kind = "error" if isinstance(exc, QuantlabError) else f"unexpected {type(exc).__name__}"
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"quantlab: {kind}: {text} (use --debug for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""quantlab.kernels (see DESIGN.md)."""

@@ -1,0 +1,279 @@
+"""The papermill batch runner: notebooks in, dated reports out.
+
+A run executes each notebook with papermill into ``reports/<YYYY-MM-DD>/<run-id>/``, writes
+the executed ``.ipynb``, an HTML export and ``run_metadata.json`` (git commit, parameters,
+data source and range, duration and status per notebook), then rebuilds
+``reports/index.html``. A failing notebook is recorded with its error and the others
+still run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from quantlab._typing import PathLikeStr
+from quantlab.errors import ConfigError, ReportError
+from quantlab.reports.cards import DATA_CARD_MIME
+from quantlab.reports.index import write_index
+
+DEFAULT_NOTEBOOK_DIR = Path("notebooks")
+DEFAULT_OUTPUT_ROOT = Path("reports")
+METADATA_FILE = "run_metadata.json"
+
+
+@dataclass
+class NotebookRun:
+    """The outcome of one notebook in a run."""
+
+    notebook: str
+    status: str = "pending"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    output_ipynb: str | None = None
+    output_html: str | None = None
+    data: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ReportRun:
+    """A batch of notebooks executed together into one run folder."""
+
+    run_id: str
+    run_dir: Path
+    started_at: str
+    git_commit: str | None
+    git_dirty: bool | None
+    parameters: dict[str, Any]
+    notebooks: list[NotebookRun]
+    duration_s: float = 0.0
+
+    @property
+    def failed(self) -> list[NotebookRun]:
+        return [nb for nb in self.notebooks if nb.status != "ok"]
+
+    @property
+    def status(self) -> str:
+        return "ok" if not self.failed else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["run_dir"] = str(self.run_dir)
+        out["status"] = self.status
+        return out
+
+
+def default_notebooks(notebook_dir: PathLikeStr = DEFAULT_NOTEBOOK_DIR) -> list[Path]:
+    """Return the notebooks a plain ``quantlab report`` runs, in name order."""
+    folder = Path(notebook_dir)
+    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("_"))
+
+
+def git_commit(cwd: PathLikeStr = ".") -> tuple[str | None, bool | None]:
+    """Return ``(commit, dirty)`` of the repository at ``cwd``; ``(None, None)`` outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    return commit, bool(dirty)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Return a sortable, unique-enough run id such as ``20261122T101500Z-3f9a``."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + f"-{time.perf_counter_ns() % 0xFFFF:04x}"
+
+
+def declared_parameters(notebook: PathLikeStr) -> dict[str, Any]:
+    """Return the parameters a notebook declares in its cell tagged ``parameters``."""
+    import papermill
+
+    return {
+        name: spec.get("default")
+        for name, spec in papermill.inspect_notebook(str(notebook)).items()
+    }
+
+
+def _select_parameters(
+    notebook: Path, parameters: Mapping[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    declared = declared_parameters(notebook)
+    chosen = {k: v for k, v in parameters.items() if k in declared}
+    return chosen, set(chosen)
+
+
+def _data_cards(executed: Path) -> list[dict[str, Any]]:
+    """Collect the data cards (source, symbol, interval, range) a notebook displayed."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    cards = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(DATA_CARD_MIME)
+            if payload is not None:
+                cards.append(payload if isinstance(payload, dict) else json.loads(payload))
+    return cards
+
+
+def _export_html(executed: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html = executed.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def _error_line(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    evalue = getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _run_one(
+    notebook: Path,
+    run_dir: Path,
+    parameters: dict[str, Any],
+    kernel_name: str | None,
+    cwd: Path,
+    timeout_s: float | None,
+) -> NotebookRun:
+    import papermill
+
+    record = NotebookRun(notebook=str(notebook), parameters=parameters)
+    executed = run_dir / notebook.name
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            progress_bar=False,
+            cwd=str(cwd),
+            execution_timeout=timeout_s,
+        )
+        record.status = "ok"
+    except Exception as exc:  # every failure is recorded; the batch goes on
+        record.status = "failed"
+        record.error = _error_line(exc)
+    record.duration_s = round(time.perf_counter() - started, 3)
+    if executed.exists():
+        record.output_ipynb = executed.name
+        try:
+            record.data = _data_cards(executed)
+            record.output_html = _export_html(executed).name
+        except Exception as exc:  # a broken export must not hide the run
+            record.error = (record.error or "") + f" [HTML export failed: {_error_line(exc)}]"
+    return record
+
+
+def run_reports(
+    notebooks: Sequence[PathLikeStr] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    output_root: PathLikeStr = DEFAULT_OUTPUT_ROOT,
+    notebook_dir: PathLikeStr = DEFAULT_NOTEBOOK_DIR,
+    run_id: str | None = None,
+    kernel_name: str | None = "python3",
+    timeout_s: float | None = 1800,
+    raise_on_failure: bool = True,
+) -> ReportRun:
+    """Execute notebooks with papermill into a dated run folder and update the index.
+
+    Parameters
+    ----------
+    notebooks : sequence of paths, optional
+        Notebooks to run; default every ``notebooks/*.ipynb`` in name order.
+    parameters : mapping, optional
+        Parameter overrides; each notebook receives those it declares in its cell tagged
+        ``parameters``. A name no notebook declares is an error.
+    output_root : path
+        The reports folder (``reports/``).
+    notebook_dir : path
+        Where the default notebooks live.
+    run_id : str, optional
+        Name of the run folder (default: UTC time plus a short suffix).
+    kernel_name : str, optional
+        Jupyter kernel (default ``python3``, the environment running quantlab).
+    timeout_s : float, optional
+        Per-cell execution timeout.
+    raise_on_failure : bool
+        Raise :class:`ReportError` naming the failed notebooks after the whole batch ran.
+
+    Returns
+    -------
+    ReportRun
+        What ran, where the outputs are, and each notebook's status.
+    """
+    paths = [Path(p) for p in notebooks] if notebooks else default_notebooks(notebook_dir)
+    if not paths:
+        raise ConfigError(f"report: no notebooks found in {notebook_dir}")
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"report: notebook {path} does not exist")
+    parameters = dict(parameters or {})
+    chosen = {p: _select_parameters(p, parameters) for p in paths}
+    used = set().union(*(names for _, names in chosen.values()))
+    unused = sorted(set(parameters) - used)
+    if unused:
+        raise ConfigError(
+            f"report: parameter(s) {unused} are declared by none of {[p.name for p in paths]}"
+        )
+
+    now = datetime.now(UTC)
+    run_id = run_id or new_run_id(now)
+    root = Path(output_root)
+    run_dir = root / now.strftime("%Y-%m-%d") / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    commit, dirty = git_commit()
+    run = ReportRun(
+        run_id=run_id,
+        run_dir=run_dir,
+        started_at=now.isoformat(),
+        git_commit=commit,
+        git_dirty=dirty,
+        parameters=parameters,
+        notebooks=[],
+    )
+    started = time.perf_counter()
+    for path in paths:
+        run.notebooks.append(
+            _run_one(path, run_dir, chosen[path][0], kernel_name, Path.cwd(), timeout_s)
+        )
+        _write_metadata(run)
+    run.duration_s = round(time.perf_counter() - started, 3)
+    _write_metadata(run)
+    write_index(root)
+    if raise_on_failure and run.failed:
+        details = "; ".join(f"{Path(nb.notebook).name}: {nb.error}" for nb in run.failed)
+        raise ReportError(f"report: {len(run.failed)} notebook(s) failed in {run_dir}: {details}")
+    return run
+
+
+def _write_metadata(run: ReportRun) -> None:
+    path = run.run_dir / METADATA_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(run.to_dict(), indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
