@@ -123,20 +123,24 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
+    import warnings
+
     import quantlab.data as qd
 
     options: dict[str, Any] = {}
     if args.seed is not None:
         options["seed"] = args.seed
-    df = qd.load(
-        args.source,
-        symbol=args.symbol,
-        interval=args.interval,
-        start=args.start,
-        end=args.end,
-        gaps="allow",
-        **options,
-    )
+    with warnings.catch_warnings():  # gaps are reported in the table below
+        warnings.simplefilter("ignore", qd.DataQualityWarning)
+        df = qd.load(
+            args.source,
+            symbol=args.symbol,
+            interval=args.interval,
+            start=args.start,
+            end=args.end,
+            gaps="allow",
+            **options,
+        )
     table = qd.quality_report(df, args.interval)
     print(qd.summary(df, args.interval).to_string())
     print()
