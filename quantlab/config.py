@@ -1,0 +1,98 @@
+"""Typed configuration: pydantic models loaded from YAML through a merge chain.
+
+The chain is ``defaults <- global <- per-symbol``: each later layer overrides the keys it
+names, nested mappings merge key by key, and an unknown key anywhere is an error naming
+its dotted path, never a silent default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from quantlab._typing import PathLikeStr
+from quantlab.errors import ConfigError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class FrozenConfig(BaseModel):
+    """Base of every quantlab config: frozen, and unknown keys are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated by ``override``; nested mappings merge key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_yaml(path: PathLikeStr) -> dict[str, Any]:
+    """Read a YAML mapping from ``path`` (an empty file is an empty mapping)."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
+    return dict(data)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """Turn a pydantic error into one line per field: ``source: a.b: rule (got x)``."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        rule = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
+        lines.append(f"{source}: {where}: {rule}{got}")
+    return "; ".join(lines)
+
+
+def build(model: type[ModelT], *layers: Mapping[str, Any] | PathLikeStr | None) -> ModelT:
+    """Merge config layers in order and validate them into ``model``.
+
+    Parameters
+    ----------
+    model : type of pydantic BaseModel
+        The config class (use :class:`FrozenConfig` as its base).
+    *layers : mapping, path or None
+        ``defaults, global, per-symbol, ...``: mappings or YAML files; ``None`` is skipped.
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys or invalid values, naming the dotted field path and the layer.
+    """
+    merged: dict[str, Any] = {}
+    names = []
+    for layer in layers:
+        if layer is None:
+            continue
+        if isinstance(layer, Mapping):
+            data, name = dict(layer), "config"
+        else:
+            data, name = read_yaml(layer), str(layer)
+        merged = deep_merge(merged, data)
+        names.append(name)
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        source = " <- ".join(names) or model.__name__
+        raise ConfigError(format_validation_error(exc, source)) from None
