@@ -29,6 +29,23 @@ def _window_has_nan(x, start, stop):
 
 
 @njit(cache=True)
+def _window_mean(x, start, stop):
+    """Mean of x[start:stop]; exactly x[start] when the window is constant, so deviations
+    from it are exactly zero (a summed mean can miss a constant by an ulp, which would turn
+    a flat window into a spurious nonzero dispersion)."""
+    first = x[start]
+    m = 0.0
+    constant = True
+    for i in range(start, stop):
+        m += x[i]
+        if x[i] != first:
+            constant = False
+    if constant:
+        return first
+    return m / (stop - start)
+
+
+@njit(cache=True)
 def rolling_sum_nb(x, window):
     """Return the rolling sum over ``window`` values.
 
@@ -71,8 +88,9 @@ def rolling_std_nb(x, window, ddof):
     Notes
     -----
     Two-pass per window: :math:`m = \\frac{1}{w}\\sum x_i`,
-    :math:`s = \\sqrt{\\sum (x_i - m)^2 / (w - \\mathrm{ddof})}`. ``window - ddof`` must be
-    positive (the caller checks).
+    :math:`s = \\sqrt{\\sum (x_i - m)^2 / (w - \\mathrm{ddof})}`. A window of identical
+    values gives exactly 0 (as pandas does). ``window - ddof`` must be positive (the
+    caller checks).
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -80,10 +98,7 @@ def rolling_std_nb(x, window, ddof):
         start = t - window + 1
         if _window_has_nan(x, start, t + 1):
             continue
-        m = 0.0
-        for i in range(start, t + 1):
-            m += x[i]
-        m /= window
+        m = _window_mean(x, start, t + 1)
         ss = 0.0
         for i in range(start, t + 1):
             d = x[i] - m
@@ -96,8 +111,8 @@ def rolling_std_nb(x, window, ddof):
 def rolling_zscore_nb(x, window, ddof):
     """Return the rolling z-score of the current value against its window.
 
-    ``z[t] = (x[t] - mean(x[t-window+1..t])) / std(x[t-window+1..t], ddof)``; a window with
-    zero dispersion gives 0 (a flat window carries no deviation).
+    ``z[t] = (x[t] - mean(x[t-window+1..t])) / std(x[t-window+1..t], ddof)``; a window of
+    identical values gives 0 (a flat window carries no deviation).
 
     Oracle: ``(s - s.rolling(w).mean()) / s.rolling(w).std(ddof=ddof)`` with ``0/0 -> 0``.
     """
@@ -107,10 +122,7 @@ def rolling_zscore_nb(x, window, ddof):
         start = t - window + 1
         if _window_has_nan(x, start, t + 1):
             continue
-        m = 0.0
-        for i in range(start, t + 1):
-            m += x[i]
-        m /= window
+        m = _window_mean(x, start, t + 1)
         ss = 0.0
         for i in range(start, t + 1):
             d = x[i] - m
@@ -176,8 +188,7 @@ def rolling_slope_nb(y, x, window):
     Notes
     -----
     :math:`\\hat\\beta = \\sum (x_i - \\bar x)(y_i - \\bar y) / \\sum (x_i - \\bar x)^2`
-    over the window; a window where ``x`` has no dispersion gives 0 (no measurable
-    sensitivity).
+    over the window; a window where ``x`` is constant gives 0 (no measurable sensitivity).
     """
     n = y.shape[0]
     out = np.full(n, np.nan)
@@ -185,13 +196,8 @@ def rolling_slope_nb(y, x, window):
         start = t - window + 1
         if _window_has_nan(x, start, t + 1) or _window_has_nan(y, start, t + 1):
             continue
-        mx = 0.0
-        my = 0.0
-        for i in range(start, t + 1):
-            mx += x[i]
-            my += y[i]
-        mx /= window
-        my /= window
+        mx = _window_mean(x, start, t + 1)
+        my = _window_mean(y, start, t + 1)
         sxx = 0.0
         sxy = 0.0
         for i in range(start, t + 1):
@@ -244,24 +250,4 @@ def log_return_nb(close, lag):
     out = np.full(n, np.nan)
     for t in range(lag, n):
         out[t] = np.log(close[t] / close[t - lag])
-    return out
-
-
-@njit(cache=True)
-def true_range_nb(high, low, close):
-    """Return the true range; the first bar, with no previous close, uses ``high - low``.
-
-    ``TR[t] = max(high[t], close[t-1]) - min(low[t], close[t-1])``. Oracle:
-    ``talib.TRANGE`` from the second bar on.
-    """
-    n = close.shape[0]
-    out = np.empty(n)
-    if n == 0:
-        return out
-    out[0] = high[0] - low[0]
-    for t in range(1, n):
-        pc = close[t - 1]
-        hi = high[t] if high[t] > pc else pc
-        lo = low[t] if low[t] < pc else pc
-        out[t] = hi - lo
     return out
