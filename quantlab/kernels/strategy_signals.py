@@ -1,0 +1,231 @@
+"""Signal kernels of the built-in backtest strategies.
+
+Pure numba, 1-D float64 arrays in and out. Every output at ``t`` uses inputs at indices
+``<= t`` only (the prefix test). The indicators here are the few the built-in strategies
+need beyond :mod:`quantlab.kernels.rolling`: Wilder's RSI and ATR (TA-Lib's seeding) and
+the position state machines that turn indicators into a target direction in
+``{-1, 0, +1}`` (0 during warm-up).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def rsi_wilder_nb(close, window):
+    """Return Wilder's RSI; the first ``window`` values are NaN.
+
+    Oracle: ``talib.RSI(close, timeperiod=window)``: the first average gain/loss is the
+    simple mean of the first ``window`` changes, then Wilder smoothing
+    :math:`a_t = a_{t-1} + (g_t - a_{t-1}) / n`; ``RSI = 100 a^+ / (a^+ + a^-)``
+    (0 when both averages are 0, as TA-Lib).
+    """
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= window:
+        return out
+    up = 0.0
+    dn = 0.0
+    for t in range(1, window + 1):
+        d = close[t] - close[t - 1]
+        if d > 0:
+            up += d
+        else:
+            dn -= d
+    up /= window
+    dn /= window
+    s = up + dn
+    out[window] = 100.0 * up / s if s > 0 else 0.0
+    for t in range(window + 1, n):
+        d = close[t] - close[t - 1]
+        g = d if d > 0 else 0.0
+        ls = -d if d < 0 else 0.0
+        up = up + (g - up) / window
+        dn = dn + (ls - dn) / window
+        s = up + dn
+        out[t] = 100.0 * up / s if s > 0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def atr_wilder_nb(high, low, close, window):
+    """Return Wilder's average true range; the first ``window`` values are NaN.
+
+    Oracle: ``talib.ATR(high, low, close, timeperiod=window)``: the first value (at
+    ``t = window``) is the mean of the true ranges of bars ``1 .. window``, then
+    :math:`ATR_t = ATR_{t-1} + (TR_t - ATR_{t-1}) / n`.
+    """
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= window:
+        return out
+    a = 0.0
+    for t in range(1, window + 1):
+        pc = close[t - 1]
+        hi = high[t] if high[t] > pc else pc
+        lo = low[t] if low[t] < pc else pc
+        a += hi - lo
+    a /= window
+    out[window] = a
+    for t in range(window + 1, n):
+        pc = close[t - 1]
+        hi = high[t] if high[t] > pc else pc
+        lo = low[t] if low[t] < pc else pc
+        a = a + ((hi - lo) - a) / window
+        out[t] = a
+    return out
+
+
+@njit(cache=True)
+def _allowed(direction, allow_long, allow_short):
+    if direction > 0 and allow_long:
+        return 1.0
+    if direction < 0 and allow_short:
+        return -1.0
+    return 0.0
+
+
+@njit(cache=True)
+def cross_target_nb(fast, slow, allow_long, allow_short):
+    """Return the moving-average cross position: +1 after an up-cross, -1 after a down-cross.
+
+    An up-cross at ``t`` is ``fast[t] > slow[t]`` and ``fast[t-1] <= slow[t-1]``; a
+    down-cross mirrors it. Before the first cross the position is 0, so the strategy never
+    enters a trend that was already running when the averages became defined. A direction
+    that is not allowed maps to 0. Oracle: the pandas expression of the same crosses.
+    """
+    n = fast.shape[0]
+    out = np.zeros(n)
+    state = 0.0
+    for t in range(1, n):
+        a0 = fast[t - 1]
+        b0 = slow[t - 1]
+        a1 = fast[t]
+        b1 = slow[t]
+        if np.isfinite(a0) and np.isfinite(b0) and np.isfinite(a1) and np.isfinite(b1):
+            if a1 > b1 and a0 <= b0:
+                state = 1.0
+            elif a1 < b1 and a0 >= b0:
+                state = -1.0
+        out[t] = _allowed(state, allow_long, allow_short)
+    return out
+
+
+@njit(cache=True)
+def ema_trend_target_nb(close, ema_fast, ema_slow, ema_gate, warmup, allow_long, allow_short):
+    """Return the gated trend position: fast EMA over slow EMA, confirmed by the gate.
+
+    Long when ``ema_fast > ema_slow`` and ``close > ema_gate``; short when both point
+    down; flat otherwise and for ``t < warmup``.
+    """
+    n = close.shape[0]
+    out = np.zeros(n)
+    for t in range(warmup, n):
+        d = 0.0
+        if ema_fast[t] > ema_slow[t] and close[t] > ema_gate[t]:
+            d = 1.0
+        elif ema_fast[t] < ema_slow[t] and close[t] < ema_gate[t]:
+            d = -1.0
+        out[t] = _allowed(d, allow_long, allow_short)
+    return out
+
+
+@njit(cache=True)
+def mean_reversion_target_nb(
+    close, mid, upper, lower, rsi, rsi_low, rsi_high, allow_long, allow_short
+):
+    """Return the Bollinger/RSI mean-reversion position.
+
+    Flat -> long when ``close < lower`` and ``rsi < rsi_low``; flat -> short when
+    ``close > upper`` and ``rsi > rsi_high``; a long exits when ``close >= mid``, a short
+    when ``close <= mid``, and may enter the other side on the same bar. NaN inputs (warm-up)
+    keep the position flat.
+    """
+    n = close.shape[0]
+    out = np.zeros(n)
+    state = 0.0
+    for t in range(n):
+        c = close[t]
+        ok = np.isfinite(mid[t]) and np.isfinite(upper[t]) and np.isfinite(lower[t])
+        ok = ok and np.isfinite(rsi[t])
+        if not ok:
+            state = 0.0
+        else:
+            if (state > 0 and c >= mid[t]) or (state < 0 and c <= mid[t]):
+                state = 0.0
+            if state == 0.0:
+                if c < lower[t] and rsi[t] < rsi_low and allow_long:
+                    state = 1.0
+                elif c > upper[t] and rsi[t] > rsi_high and allow_short:
+                    state = -1.0
+        out[t] = state
+    return out
+
+
+@njit(cache=True)
+def donchian_target_nb(close, high, low, entry_window, exit_window, allow_long, allow_short):
+    """Return the Donchian breakout position.
+
+    Long when the close breaks above the highest high of the previous ``entry_window``
+    bars, exit when it breaks below the lowest low of the previous ``exit_window`` bars;
+    shorts mirror it. Channels exclude the current bar, so the first decision is at
+    ``t = max(entry_window, exit_window)``. Oracle: ``high.rolling(n).max().shift(1)``.
+    """
+    n = close.shape[0]
+    out = np.zeros(n)
+    state = 0.0
+    start = entry_window if entry_window > exit_window else exit_window
+    for t in range(start, n):
+        ent_hi = -np.inf
+        ent_lo = np.inf
+        for k in range(t - entry_window, t):
+            if high[k] > ent_hi:
+                ent_hi = high[k]
+            if low[k] < ent_lo:
+                ent_lo = low[k]
+        ex_hi = -np.inf
+        ex_lo = np.inf
+        for k in range(t - exit_window, t):
+            if high[k] > ex_hi:
+                ex_hi = high[k]
+            if low[k] < ex_lo:
+                ex_lo = low[k]
+        c = close[t]
+        if (state > 0 and c < ex_lo) or (state < 0 and c > ex_hi):
+            state = 0.0
+        if state == 0.0:
+            if c > ent_hi and allow_long:
+                state = 1.0
+            elif c < ent_lo and allow_short:
+                state = -1.0
+        out[t] = state
+    return out
+
+
+@njit(cache=True)
+def threshold_target_nb(score, entry, exit_, allow_long, allow_short):
+    """Return a hysteresis position from a score: enter beyond ``entry``, leave inside ``exit_``.
+
+    Long when ``score > entry``, held while ``score > exit_``; short when
+    ``score < -entry``, held while ``score < -exit_`` (``0 <= exit_ <= entry``). A NaN
+    score keeps the position flat.
+    """
+    n = score.shape[0]
+    out = np.zeros(n)
+    state = 0.0
+    for t in range(n):
+        s = score[t]
+        if not np.isfinite(s):
+            state = 0.0
+        else:
+            if (state > 0 and s <= exit_) or (state < 0 and s >= -exit_):
+                state = 0.0
+            if state == 0.0:
+                if s > entry and allow_long:
+                    state = 1.0
+                elif s < -entry and allow_short:
+                    state = -1.0
+        out[t] = state
+    return out
