@@ -97,6 +97,11 @@ class Hawkes:
         Maximised log-likelihood.
     n_events_, T_ : int, float
         Sample used by the fit.
+    converged_ : bool
+        Whether L-BFGS-B converged (or stopped with a gradient below 1e-6 per event).
+    hessian_ : numpy.ndarray
+        Numerical Hessian of the log-likelihood at the estimate (central differences of the
+        analytic gradient).
 
     Notes
     -----
