@@ -47,8 +47,11 @@ __all__ = [
 ]
 
 
-def check(name: str | FactorSpec, df: Any = None, **params: Any) -> None:
-    """Run the factor conformance checks on one factor (see quantlab.factors.conformance)."""
+def check(name: str | FactorSpec, df: Any = None, *, checks: Any = None, **params: Any) -> None:
+    """Run the factor conformance checks on one factor; raise ConformanceError on failure.
+
+    See :func:`quantlab.factors.conformance.check`.
+    """
     from quantlab.factors.conformance import check as _check
 
-    _check(name, df=df, **params)
+    _check(name, df, checks=checks, **params)
