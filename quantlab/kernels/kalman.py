@@ -50,7 +50,8 @@ def kalman_workspace_nb(dim_x, dim_z):
 
 
 @njit(cache=True)
-def _is_missing(z):
+def is_missing_nb(z):
+    """Return whether the observation ``z`` has a non-finite entry (missing)."""
     for k in range(z.shape[0]):  # noqa: SIM110 (explicit loop for numba)
         if not np.isfinite(z[k]):
             return True
@@ -160,7 +161,7 @@ def kalman_update_nb(xp, Pp, z, H, R, x, P, work):
     _, _, T1, PHT, S, Si, K, y, IKH, T2, col = work
     n = xp.shape[0]
     m = z.shape[0]
-    if _is_missing(z):
+    if is_missing_nb(z):
         for i in range(n):
             x[i] = xp[i]
             for j in range(n):
