@@ -582,7 +582,8 @@ class HyperliquidSource:
         """
         if funding not in _FUNDING_POLICIES:
             raise ConfigError(f"funding: must be one of {_FUNDING_POLICIES}, got {funding!r}")
-        df = self.candles(symbol, interval, start, end, now=now)
+        now_ms = _now_ms(now)  # one instant for candles, funding and completeness
+        df = self.candles(symbol, interval, start, end, now=now_ms)
         if df.empty:
             raise SourceError(
                 f"hyperliquid: no closed {symbol} {interval} candle in [{start}, {end}); the "
@@ -595,15 +596,18 @@ class HyperliquidSource:
                 symbol,
                 first - MAX_SETTLEMENT_PERIOD_MS,
                 last + iv + SETTLEMENT_GRID_MS,
-                now=now,
+                now=now_ms,
             )
             rate = funding_to_bars(df.index, interval, settlements["funding_rate"])
-            pending = _pending_settlement(df.index, iv, rate, _now_ms(now))
+            pending = _pending_settlement(df.index, iv, rate, now_ms)
             if pending.any():
                 logger.debug(
                     "hyperliquid: %s %s: %d bar(s) from %s wait for their funding settlement",
-                    symbol, interval, int(pending.sum()), df.index[pending][0],
-                )  # fmt: skip
+                    symbol,
+                    interval,
+                    int(pending.sum()),
+                    df.index[pending][0],
+                )
                 df, rate = df[~pending], rate[~pending]
                 if df.empty:
                     raise SourceError(

@@ -340,12 +340,15 @@ class FakeVenue(BaseAdapter):
         hours = np.arange(funding_from, self.opens[-1] + self.iv + 2 * HOUR, HOUR)
         self.settle = hours + rng.integers(5, 900, hours.size)
         self.rates = np.round(rng.normal(1e-5, 2e-5, hours.size), 8)
-        self.fail: list[int] = []
+        self.fail: list[int | str] = []
         self.requests: list[dict] = []
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         body = json.loads(request.body)
         self.requests.append(body)
+        if self.fail and self.fail[0] == "reset":
+            self.fail.pop(0)
+            raise requests.ConnectionError("connection reset by peer")
         status, payload = (
             (self.fail.pop(0), {"code": 0, "msg": "nope"})
             if self.fail
@@ -485,9 +488,12 @@ def test_transient_errors_are_retried_with_backoff():
     src = HyperliquidSource(page_sleep=0, max_retries=3, backoff=0.25, sleep=sleeps.append)
     with serve(venue):
         src.info  # noqa: B018 - build the client first
-        venue.fail = [502, 429]
+        venue.fail = [502, "reset", 429]
         df = src.candles("BTC", "1h", T0, T0 + 48 * HOUR, now=venue.now)
-    assert len(df) == 48 and sleeps == [0.25, 0.5]
+        assert len(df) == 48 and sleeps == [0.25, 0.5, 1.0]
+        venue.fail = ["reset"] * 4
+        with pytest.raises(SourceError, match="ConnectionError: connection reset by peer after 4"):
+            src.funding("BTC", T0, T0 + HOUR)
 
 
 def test_client_error_is_not_retried_and_names_the_request():
