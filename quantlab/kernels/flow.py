@@ -56,8 +56,8 @@ def amihud_illiquidity_nb(close, volume, window):
     """Return Amihud's illiquidity: mean ``|log return| / dollar volume`` over the window.
 
     Oracle: ``(abs(log(c).diff()) / (c * v)).rolling(w).mean()`` where bars with zero dollar
-    volume are left out of the mean (``rolling(w, min_periods=1)`` over the kept bars, NaN
-    when none is kept).
+    volume are left out of the mean (0 when the window kept no bar: no trade, no measured
+    impact).
 
     Notes
     -----
@@ -75,8 +75,7 @@ def amihud_illiquidity_nb(close, volume, window):
             if dv > 0.0:
                 s += abs(np.log(close[i] / close[i - 1])) / dv
                 k += 1
-        if k > 0:
-            out[t] = s / k
+        out[t] = s / k if k > 0 else 0.0
     return out
 
 
