@@ -269,7 +269,8 @@ class NATR(FactorSpec):
     inputs = ("high", "low", "close")
     role = Role.FILTER
     description = "Average true range in percent of the close (TA-Lib NATR)."
-    window: int = window(14)
+    # window >= 2: TA-Lib's NATR(period=1) returns the raw true range, not a percentage
+    window: int = window(14, ge=2)
 
     def warmup(self) -> int:
         return self.window

@@ -277,4 +277,9 @@ def check(
     if unknown:
         raise ConformanceError(f"unknown conformance check(s) {unknown}; known: {list(CHECKS)}")
     for key in checks or CHECKS:
-        CHECKS[key](s, df)
+        try:
+            CHECKS[key](s, df)
+        except ConformanceError:
+            raise
+        except Exception as exc:
+            raise _fail(s, key, f"raised {type(exc).__name__}: {exc}") from exc

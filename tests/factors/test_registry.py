@@ -1,0 +1,288 @@
+"""The factor registry API: names, spec, compute, compute_many, register, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import random_bars
+
+import quantlab as ql
+from quantlab.factors import FactorSpec, Role, register, window
+from quantlab.factors.conformance import ConformanceError
+
+CLASSIC = [
+    "adx",
+    "atr",
+    "bb_z",
+    "cci",
+    "ema",
+    "kama",
+    "macd_hist",
+    "mfi",
+    "natr",
+    "obv",
+    "rsi",
+    "sma",
+    "stddev",
+]
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return random_bars(600, seed=3)
+
+
+@pytest.fixture
+def temp_factor():
+    """Register throw-away factors and unregister them afterwards."""
+    made: list[str] = []
+
+    def _register(cls, **kw):
+        cls = register(cls, **kw)
+        made.append(cls.name)
+        return cls
+
+    yield _register
+    for name in made:
+        if name in ql.factors.names():
+            ql.factors.unregister(name)
+
+
+def test_names_lists_the_classic_factors():
+    names = ql.factors.names()
+    assert set(CLASSIC) <= set(names)
+    assert names == sorted(names)
+    assert "atr" in ql.factors.names(role="filter")
+    assert "atr" not in ql.factors.names(role=Role.PRIMARY)
+    with pytest.raises(ql.ConfigError, match="unknown role"):
+        ql.factors.names(role="leader")
+
+
+def test_spec_shows_parameters_inputs_warmup_role_description():
+    s = ql.factors.spec("rsi")
+    assert s.window == 14 and s.inputs == ("close",) and s.warmup() == 14
+    assert s.role is Role.CONFIRMATION and "relative strength" in s.description
+    p = s.parameters()["window"]
+    assert (p.type, p.default, p.ge) == (int, 14, 2)
+    assert ql.factors.spec("rsi", window=21).warmup() == 21
+    m = ql.factors.spec("macd_hist").summary()
+    assert m["params"] == {"fast": 12, "slow": 26, "signal": 9} and m["warmup"] == 33
+    assert m["recursive"] is True and ql.factors.spec("sma").summary()["recursive"] is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.window = 3  # type: ignore[misc]
+
+
+def test_compute_returns_a_named_float_series_on_the_index(df):
+    out = ql.factors.compute("ema", df, window=10)
+    assert isinstance(out, pd.Series) and out.name == "ema" and out.dtype == np.float64
+    assert out.index.equals(df.index)
+    assert out.iloc[:9].isna().all() and out.iloc[9:].notna().all()
+    # numpy integers are accepted and coerced
+    assert out.equals(ql.factors.compute("ema", df, window=np.int64(10)))
+    np.testing.assert_allclose(out.iloc[9], df["close"].iloc[:10].mean(), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("rsi", {"window": 0}, "'window' must be >= 2, got 0"),
+        ("sma", {"window": -3}, "'window' must be >= 1, got -3"),
+        ("sma", {"window": 2.5}, "'window' must be an int, got float"),
+        ("sma", {"window": True}, "'window' must be an int, got bool"),
+        ("sma", {"window": "20"}, "'window' must be an int, got str"),
+        ("sma", {"windw": 20}, "has no parameter 'windw'"),
+        ("macd_hist", {"fast": 30}, "fast \\(30\\) must be smaller than slow \\(26\\)"),
+        ("rsii", {}, "unknown factor 'rsii'; did you mean \\['rsi'\\]"),
+    ],
+)
+def test_bad_names_and_parameters_raise_config_error(df, name, params, match):
+    with pytest.raises(ql.ConfigError, match=match):
+        ql.factors.compute(name, df, **params)
+
+
+def test_missing_input_column_names_the_column_and_factor(df):
+    with pytest.raises(ql.ConfigError, match="factor 'mfi' needs input column 'volume'"):
+        ql.factors.compute("mfi", df.drop(columns="volume"))
+    with pytest.raises(ql.ConfigError, match="pandas DataFrame"):
+        ql.factors.compute("sma", df["close"])
+
+
+def test_nan_input_raises_data_error_naming_the_first_bad_row(df):
+    bad = df.copy()
+    bad.iloc[[40, 70], bad.columns.get_loc("high")] = np.nan
+    with pytest.raises(ql.DataError, match=r"column 'high' .* at row 40 \(2024-01-02 16:00"):
+        ql.factors.compute("atr", bad)
+    # a factor that does not read 'high' is unaffected
+    assert ql.factors.compute("sma", bad).notna().sum() == len(bad) - 19
+
+
+def test_compute_many_defaults_to_every_factor(df):
+    out = ql.factors.compute_many(df)
+    assert list(out.columns) == ql.factors.names()
+    assert out.index.equals(df.index)
+    assert (out.dtypes == np.float64).all()
+    for name in CLASSIC:
+        assert out[name].equals(ql.factors.compute(name, df))
+
+
+def test_compute_many_takes_names_and_params(df):
+    out = ql.factors.compute_many(df, ["rsi", "sma"], {"rsi": {"window": 5}})
+    assert list(out.columns) == ["rsi", "sma"]
+    assert out["rsi"].equals(ql.factors.compute("rsi", df, window=5))
+    with pytest.raises(ql.ConfigError, match="params given for factor 'atr'"):
+        ql.factors.compute_many(df, ["rsi"], {"atr": {"window": 5}})
+    with pytest.raises(ql.ConfigError, match="listed twice"):
+        ql.factors.compute_many(df, ["rsi", "rsi"])
+    with pytest.raises(ql.ConfigError, match="'window' must be >= 2"):
+        ql.factors.compute_many(df, ["rsi"], {"rsi": {"window": 1}})
+
+
+def test_empty_frame_gives_empty_series(df):
+    out = ql.factors.compute("adx", df.iloc[:0])
+    assert len(out) == 0 and out.dtype == np.float64
+
+
+class _HighLowMean(FactorSpec):
+    name = "test_hl_mean"
+    inputs = ("high", "low")
+    role = Role.FILTER
+    description = "Mean of high minus low (test factor)."
+    window: int = window(5)
+
+    def warmup(self) -> int:
+        return self.window - 1
+
+    def compute(self, high, low):
+        return ql.kernels.ta.sma_nb(high - low, self.window)
+
+
+def test_user_factor_registers_with_one_decorator_and_passes_check(df, temp_factor):
+    cls = temp_factor(_HighLowMean)
+    assert dataclasses.is_dataclass(cls) and "test_hl_mean" in ql.factors.names()
+    out = ql.factors.compute("test_hl_mean", df, window=3)
+    np.testing.assert_allclose(
+        out.to_numpy()[2:], (df.high - df.low).rolling(3).mean().to_numpy()[2:], rtol=1e-12
+    )
+    ql.factors.check("test_hl_mean")
+    with pytest.raises(ql.ConfigError, match="'window' must be >= 1, got 0"):
+        ql.factors.compute("test_hl_mean", df, window=0)
+
+
+def test_registry_refuses_duplicates_unless_replace(temp_factor):
+    with pytest.raises(ql.ConfigError, match="'rsi' is already registered"):
+
+        @register
+        class Again(FactorSpec):
+            name = "rsi"
+            description = "A second rsi."
+
+            def compute(self, close):
+                return close
+
+    temp_factor(_HighLowMean)
+
+    class Other(_HighLowMean):
+        description = "Replacement."
+
+    assert temp_factor(Other, replace=True) is ql.factors.get("test_hl_mean")
+
+
+@pytest.mark.parametrize(
+    ("attrs", "match"),
+    [
+        ({"name": "Bad Name"}, "lower-case identifier"),
+        ({"description": ""}, "one non-empty line"),
+        ({"inputs": "close"}, "non-empty tuple"),
+        ({"role": "primary"}, "must be a quantlab.factors.Role"),
+        ({"nan_policy": "ignore"}, "nan_policy"),
+    ],
+)
+def test_register_checks_the_metadata(attrs, match):
+    body = {
+        "name": "test_meta",
+        "description": "d",
+        "compute": lambda self, close: close,
+        **attrs,
+    }
+    with pytest.raises(ql.ConfigError, match=match):
+        register(type("Meta", (FactorSpec,), body))
+
+
+def test_register_refuses_untyped_or_invalid_defaults():
+    with pytest.raises(ql.ConfigError, match="annotated int, float, bool or str"):
+        register(
+            type(
+                "L",
+                (FactorSpec,),
+                {
+                    "__annotations__": {"w": "list"},
+                    "w": dataclasses.field(default_factory=list),
+                    "name": "test_l",
+                    "description": "d",
+                    "compute": lambda self, c: c,
+                },
+            )
+        )
+    with pytest.raises(ql.ConfigError, match="default parameters are invalid"):
+        register(
+            type(
+                "Z",
+                (FactorSpec,),
+                {
+                    "__annotations__": {"window": int},
+                    "window": 0,
+                    "name": "test_z",
+                    "description": "d",
+                    "compute": lambda self, c: c,
+                },
+            )
+        )
+
+
+def test_check_catches_look_ahead_and_a_wrong_warmup(temp_factor):
+    class Peek(_HighLowMean):
+        name = "test_peek"
+
+        def compute(self, high, low):
+            out = super().compute(high, low)
+            out[:-1] = out[1:].copy()  # tomorrow's value today
+            if len(out) >= self.window - 1:
+                out[self.window - 2] = np.nan
+            return out
+
+    temp_factor(Peek)
+    with pytest.raises(ConformanceError, match="'test_peek' fails check 'prefix'"):
+        ql.factors.check("test_peek")
+
+    class Late(_HighLowMean):
+        name = "test_late"
+
+        def warmup(self) -> int:
+            return self.window
+
+    temp_factor(Late)
+    with pytest.raises(ConformanceError, match="'test_late' fails check 'warmup'"):
+        ql.factors.check("test_late")
+
+    class Blind(_HighLowMean):
+        name = "test_blind"
+
+        def compute(self, high, low):
+            return np.nan_to_num(super().compute(high, low), nan=0.0)
+
+    temp_factor(Blind)
+    with pytest.raises(ConformanceError, match="fails check 'warmup'"):
+        ql.factors.check("test_blind")
+
+    class Crash(_HighLowMean):
+        name = "test_crash"
+
+        def compute(self, high, low):
+            return np.full(len(high), 1.0) if len(high) > 9 else high[10:]
+
+    temp_factor(Crash)
+    with pytest.raises(ConformanceError, match="'test_crash' fails check"):
+        ql.factors.check("test_crash")
