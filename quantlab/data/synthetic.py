@@ -151,8 +151,9 @@ class MarketParams:
     initial_price : float or None
         Starting price; ``None`` uses ``BASE_PRICES`` (BTC 60000, ETH 3000, SOL 150,
         anything else 100).
-    initial_regime : int or None
-        Code of the first regime; ``None`` draws it from the stationary distribution.
+    initial_regime : int, str or None
+        Code (or name) of the first regime; ``None`` draws it from the stationary
+        distribution, which then must be unique (an irreducible chain).
 
     Raises
     ------
@@ -179,7 +180,7 @@ class MarketParams:
     funding_clamp: float = 0.0005
     funding_cap: float = 0.04
     initial_price: float | None = None
-    initial_regime: int | None = None
+    initial_regime: int | str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -645,7 +646,9 @@ def simulate(
         Non-negative seed; same arguments give the identical market in any process.
     correlation : float
         Correlation of the symbols' normal shocks (buys, sells, diffusion), in (-1, 1)
-        (above ``-1 / (n - 1)`` for ``n > 2`` symbols).
+        (above ``-1 / (n - 1)`` for ``n > 2`` symbols). Returns standardised within
+        regimes carry it where the symbols share a regime; raw returns correlate less,
+        because each symbol switches regimes (and volatility) on its own.
     params : MarketParams or mapping, optional
         Market parameters (a mapping overrides the defaults).
 
