@@ -52,7 +52,7 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -515,6 +515,8 @@ class SyntheticMarket:
     correlation : float
         The correlation of the symbols' shocks.
     """
+
+    REGIME_NAMES: ClassVar[tuple[str, ...]] = REGIME_NAMES
 
     bars: dict[str, pd.DataFrame]
     regimes: dict[str, pd.Series]

@@ -105,7 +105,7 @@ def test_regime_labels_are_named_categories():
     market = simulate(n_bars=500, seed=2)
     labels = market.regime_labels("BTC")
     assert isinstance(labels.dtype, pd.CategoricalDtype)
-    assert list(labels.cat.categories) == list(REGIME_NAMES)
+    assert list(labels.cat.categories) == list(REGIME_NAMES) == list(market.REGIME_NAMES)
     codes = market.regimes["BTC"].to_numpy()
     np.testing.assert_array_equal(labels.to_numpy().astype(str), np.array(REGIME_NAMES)[codes])
     with pytest.raises(ConfigError, match="ETH"):
