@@ -512,14 +512,15 @@ def plot_ic_by_horizon(ic: pd.Series | pd.DataFrame, title: str = "IC by horizon
     ``ic`` is the output of :func:`information_coefficient` / :func:`rank_ic`.
     """
     table = _ic_table(ic)
-    fig = _figure(max(6.0, 0.6 * len(table.index) * max(1, len(table.columns)) / 2), 4.0)
+    n_bars = len(table.index) * max(1, len(table.columns))
+    fig = _figure(min(14.0, max(6.0, 0.12 * n_bars + 2.0)), 4.5)
     ax = fig.add_subplot()
     _grouped_bars(ax, table)
     ax.set_ylabel("IC")
     ax.set_title(title)
     ax.legend(title="horizon (bars)", fontsize="small")
     if len(table.index) > 6:
-        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="x", labelrotation=90)
     return fig
 
 
