@@ -250,7 +250,7 @@ class FactorComposite(StrategyBase):
 
     def score(self, df: pd.DataFrame) -> pd.Series:
         """Return the composite score from ``ql.factors.compose``."""
-        from quantlab import factors
+        import quantlab.factors as factors
 
         compose = getattr(factors, "compose", None)
         if compose is None:

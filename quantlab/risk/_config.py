@@ -38,6 +38,10 @@ class FrozenConfig(BaseModel):
         except ValidationError as exc:
             raise ConfigError(config_error_message(type(self).__name__, exc)) from None
 
+    # Tell pydantic this __init__ adds nothing to validation, so nested configs are
+    # validated in one pass and errors keep their full location (``sizing.fraction``).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def from_dict(cls, data: Any) -> Any:
         """Build the config from a mapping (e.g. parsed YAML); unknown keys are errors."""
