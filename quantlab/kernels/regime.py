@@ -11,6 +11,16 @@ from numba import njit
 
 
 @njit(cache=True)
+def _log_returns(close, lag):
+    """``log(close[i] / close[i - lag])`` (log of the ratio: no cancellation), NaN before."""
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(lag, n):
+        out[i] = np.log(close[i] / close[i - lag])
+    return out
+
+
+@njit(cache=True)
 def large_move_events_nb(close, window, threshold):
     """Return 1.0 where a bar's log return is a large move, 0.0 elsewhere, NaN in warm-up.
 
@@ -26,18 +36,18 @@ def large_move_events_nb(close, window, threshold):
     """
     n = close.shape[0]
     out = np.full(n, np.nan)
+    r = _log_returns(close, 1)
     for t in range(window + 1, n):
         m = 0.0
         for i in range(t - window, t):
-            m += np.log(close[i] / close[i - 1])
+            m += r[i]
         m /= window
         ss = 0.0
         for i in range(t - window, t):
-            d = np.log(close[i] / close[i - 1]) - m
+            d = r[i] - m
             ss += d * d
         sd = np.sqrt(ss / (window - 1))
-        r = np.log(close[t] / close[t - 1])
-        out[t] = 1.0 if abs(r) > threshold * sd else 0.0
+        out[t] = 1.0 if abs(r[t]) > threshold * sd else 0.0
     return out
 
 
@@ -99,21 +109,22 @@ def variance_ratio_nb(close, window, lag):
     n = close.shape[0]
     out = np.full(n, np.nan)
     m_count = window - lag + 1
+    r1 = _log_returns(close, 1)
+    rq = _log_returns(close, lag)  # q-bar log return ending at j
     for t in range(window, n):
         start = t - window + 1
         mu = 0.0
         for i in range(start, t + 1):
-            mu += np.log(close[i] / close[i - 1])
+            mu += r1[i]
         mu /= window
         v1 = 0.0
         for i in range(start, t + 1):
-            d = np.log(close[i] / close[i - 1]) - mu
+            d = r1[i] - mu
             v1 += d * d
         v1 /= window
         vq = 0.0
         for j in range(start + lag - 1, t + 1):
-            # q-bar log return ending at j: log(close[j] / close[j - lag])
-            d = np.log(close[j] / close[j - lag]) - lag * mu
+            d = rq[j] - lag * mu
             vq += d * d
         vq /= m_count
         out[t] = vq / (lag * v1) if v1 > 0.0 else 1.0
@@ -151,29 +162,25 @@ def hurst_nb(close, window, max_lag):
     for k in range(1, max_lag + 1):
         dx = np.log(k) - mx
         sxx += dx * dx
-    logs = np.empty(max_lag)
-    for t in range(window - 1, n):
-        start = t - window + 1
-        flat = False
-        for k in range(1, max_lag + 1):
-            cnt = window - k
+    # H = sum_k (log k - mean log k) * log s_k / sxx (the mean of log s_k drops out), so
+    # the lags are visited one at a time with O(n) memory whatever max_lag is.
+    acc = np.zeros(n)
+    flat = np.zeros(n, dtype=np.bool_)
+    sq = np.zeros(n)
+    for k in range(1, max_lag + 1):
+        for i in range(k, n):
+            d = np.log(close[i] / close[i - k])
+            sq[i] = d * d
+        wk = (np.log(k) - mx) / sxx
+        cnt = window - k
+        for t in range(window - 1, n):
             ss = 0.0
-            for i in range(start + k, t + 1):
-                d = np.log(close[i] / close[i - k])
-                ss += d * d
+            for i in range(t - window + 1 + k, t + 1):
+                ss += sq[i]
             if ss <= 0.0:
-                flat = True
-                break
-            logs[k - 1] = 0.5 * np.log(ss / cnt)
-        if flat:
-            out[t] = 0.5
-            continue
-        my = 0.0
-        for k in range(max_lag):
-            my += logs[k]
-        my /= max_lag
-        sxy = 0.0
-        for k in range(1, max_lag + 1):
-            sxy += (np.log(k) - mx) * (logs[k - 1] - my)
-        out[t] = sxy / sxx
+                flat[t] = True
+            else:
+                acc[t] += wk * 0.5 * np.log(ss / cnt)
+    for t in range(window - 1, n):
+        out[t] = 0.5 if flat[t] else acc[t]
     return out
