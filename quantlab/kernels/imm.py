@@ -1,7 +1,7 @@
 """Interacting Multiple Model (IMM) estimator kernels (pure numba).
 
 One step mixes the model-conditioned posteriors with the Markov regime transition, runs a
-Kalman predict + update per model (:func:`quantlab.kernels.kalman.kalman_step_nb`) and
+Kalman predict + update per model (:func:`quantlab.kernels.kalman.kalman_step_at_nb`) and
 reweights the regime probabilities by each model's likelihood. Probabilities are carried as
 logs and combined with log-sum-exp, so a model whose likelihood underflows ``exp`` keeps a
 finite log weight. Equals filterpy ``IMMEstimator`` (``imm.predict(); imm.update(z)``), with
@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from quantlab.kernels.kalman import is_missing_nb, kalman_step_nb, kalman_workspace_nb
+from quantlab.kernels.kalman import is_missing_nb, kalman_step_at_nb, kalman_workspace_nb
 
 
 @njit(cache=True)
@@ -132,13 +132,9 @@ def imm_step_nb(xs, Ps, log_mu, z, Fs, Hs, Qs, Rs, log_trans, x, P, mu, work):
                 for i in range(n_models):
                     s += omega[i, j] * (Ps[i, a, b] + (xs[i, a] - xm[j, a]) * (xs[i, b] - xm[j, b]))
                 Pm[j, a, b] = s
-    # model-matched Kalman steps
+    # model-matched Kalman steps from the mixed priors
     for j in range(n_models):
-        for a in range(dim_x):
-            xs[j, a] = xm[j, a]
-            for b in range(dim_x):
-                Ps[j, a, b] = Pm[j, a, b]
-        _, _, ll[j] = kalman_step_nb(xs[j], Ps[j], z, Fs[j], Hs[j], Qs[j], Rs[j], kf_work)
+        ll[j] = kalman_step_at_nb(xm, Pm, j, z, Fs, Hs, Qs, Rs, j, xs, Ps, j, kf_work)
     # regime probabilities
     for j in range(n_models):
         tmp[j] = log_cbar[j] + ll[j]

@@ -2,13 +2,16 @@
 
 The step kernel reads like filterpy's ``KalmanFilter.predict(); KalmanFilter.update(z)``
 pair and is checked against it (``tests/models/test_kalman.py``: equal to filterpy's
-``KalmanFilter`` within 1e-8 on random stable systems). The batch kernel loops over the step
-kernel, so batch and streaming results agree by construction.
+``KalmanFilter`` within 1e-8 on random stable systems). The step body is
+:func:`kalman_step_at_nb`, which addresses stacked arrays by index; the streaming step
+:func:`kalman_step_nb` wraps it and the batch kernel, the IMM and the RBPF loop over it, so
+batch and streaming results agree by construction.
 
 Small matrices are handled with explicit loops; the innovation covariance ``S`` is inverted
 in closed form when ``dim_z`` is 1 or 2 and through a Cholesky factorisation otherwise. The
-step kernel allocates nothing: every temporary lives in a workspace made once by
-:func:`kalman_workspace_nb`.
+step allocates nothing and creates no array views: every temporary lives in one work array
+made once by :func:`kalman_workspace_nb` (a view costs two atomic reference-count updates,
+which would dominate the ~100 floating-point operations of a small filter's step).
 """
 
 from __future__ import annotations
@@ -21,32 +24,18 @@ from numba import njit
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+# Work-buffer layout: one (N_BUF, d, d) array, d = max(dim_x, dim_z), indexed in place so
+# the step allocates nothing and creates no array views (each view costs reference-count
+# updates that dominate a small filter's step).
+_XP, _PP, _T1, _PHT, _S, _SI, _K, _VEC, _IKH, _T2 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+N_BUF = 10
+
+
 @njit(cache=True)
 def kalman_workspace_nb(dim_x, dim_z):
-    """Allocate the work buffers used by :func:`kalman_step_nb`.
-
-    Parameters
-    ----------
-    dim_x, dim_z : int
-        State and observation dimensions.
-
-    Returns
-    -------
-    tuple of ndarray
-        ``(xp, Pp, T1, PHT, S, Si, K, y, IKH, T2, col)``, opaque to callers.
-    """
-    xp = np.empty(dim_x)
-    Pp = np.empty((dim_x, dim_x))
-    T1 = np.empty((dim_x, dim_x))
-    PHT = np.empty((dim_x, dim_z))
-    S = np.empty((dim_z, dim_z))
-    Si = np.empty((dim_z, dim_z))
-    K = np.empty((dim_x, dim_z))
-    y = np.empty(dim_z)
-    IKH = np.empty((dim_x, dim_x))
-    T2 = np.empty((dim_x, dim_z))
-    col = np.empty(dim_z)
-    return (xp, Pp, T1, PHT, S, Si, K, y, IKH, T2, col)
+    """Allocate the work buffer used by :func:`kalman_step_nb` (opaque to callers)."""
+    d = max(dim_x, dim_z, 2)
+    return np.empty((N_BUF, d, d))
 
 
 @njit(cache=True)
@@ -59,202 +48,187 @@ def is_missing_nb(z):
 
 
 @njit(cache=True)
-def _inv_logdet_nb(S, Si, col):
-    """Invert the symmetric matrix S into Si and return log|S| (NaN when S is not PD)."""
-    m = S.shape[0]
+def _inv_logdet_nb(W, m):
+    """Invert S = W[_S, :m, :m] into W[_SI] and return log|S| (NaN when S is not PD)."""
     if m == 1:
-        s = S[0, 0]
+        s = W[_S, 0, 0]
         if not s > 0.0:
             return np.nan
-        Si[0, 0] = 1.0 / s
+        W[_SI, 0, 0] = 1.0 / s
         return math.log(s)
     if m == 2:
-        a = S[0, 0]
-        b = 0.5 * (S[0, 1] + S[1, 0])
-        d = S[1, 1]
+        a = W[_S, 0, 0]
+        b = 0.5 * (W[_S, 0, 1] + W[_S, 1, 0])
+        d = W[_S, 1, 1]
         det = a * d - b * b
         if not (a > 0.0 and det > 0.0):
             return np.nan
-        Si[0, 0] = d / det
-        Si[1, 1] = a / det
-        Si[0, 1] = -b / det
-        Si[1, 0] = -b / det
+        W[_SI, 0, 0] = d / det
+        W[_SI, 1, 1] = a / det
+        W[_SI, 0, 1] = -b / det
+        W[_SI, 1, 0] = -b / det
         return math.log(det)
-    # generic: Cholesky S = L L' (L stored in the lower triangle of Si's scratch use below)
-    # We factor into a temporary lower triangle held in Si, then invert column by column.
-    L = Si
+    # generic: Cholesky S = L L' with L in the lower triangle of W[_SI]
     logdet = 0.0
     for j in range(m):
-        s = S[j, j]
+        s = W[_S, j, j]
         for k in range(j):
-            s -= L[j, k] * L[j, k]
+            s -= W[_SI, j, k] * W[_SI, j, k]
         if not s > 0.0:
             return np.nan
         ljj = math.sqrt(s)
-        L[j, j] = ljj
+        W[_SI, j, j] = ljj
         logdet += 2.0 * math.log(ljj)
         for i in range(j + 1, m):
-            s = 0.5 * (S[i, j] + S[j, i])
+            s = 0.5 * (W[_S, i, j] + W[_S, j, i])
             for k in range(j):
-                s -= L[i, k] * L[j, k]
-            L[i, j] = s / ljj
-    # inverse of L in place (lower triangular), then Si = L^-T L^-1
+                s -= W[_SI, i, k] * W[_SI, j, k]
+            W[_SI, i, j] = s / ljj
+    # invert L in place (lower triangle), column by column
     for j in range(m):
-        L[j, j] = 1.0 / L[j, j]
+        W[_SI, j, j] = 1.0 / W[_SI, j, j]
         for i in range(j + 1, m):
             s = 0.0
             for k in range(j, i):
-                s -= L[i, k] * L[k, j]
-            L[i, j] = s / L[i, i]
-    # Si[i, j] = sum_k Linv[k, i] Linv[k, j] for k >= max(i, j); compute upper part into
-    # the upper triangle first (it does not overwrite Linv, which lives in the lower part),
-    # using col as a buffer for the diagonal.
+                s -= W[_SI, i, k] * W[_SI, k, j]
+            W[_SI, i, j] = s / W[_SI, i, i]
+    # S^-1 = L^-T L^-1: diagonal into W[_VEC, 1], upper triangle in place, then mirror
     for i in range(m):
         s = 0.0
         for k in range(i, m):
-            s += L[k, i] * L[k, i]
-        col[i] = s
+            s += W[_SI, k, i] * W[_SI, k, i]
+        W[_VEC, 1, i] = s
     for i in range(m):
         for j in range(i + 1, m):
             s = 0.0
             for k in range(j, m):
-                s += L[k, i] * L[k, j]
-            L[i, j] = s
+                s += W[_SI, k, i] * W[_SI, k, j]
+            W[_SI, i, j] = s
     for i in range(m):
-        L[i, i] = col[i]
+        W[_SI, i, i] = W[_VEC, 1, i]
         for j in range(i + 1, m):
-            L[j, i] = L[i, j]
+            W[_SI, j, i] = W[_SI, i, j]
     return logdet
 
 
 @njit(cache=True)
-def kalman_predict_nb(x, P, F, Q, xp, Pp, T1):
-    """Write the prior ``xp = F x`` and ``Pp = F P F' + Q`` (equals filterpy ``predict``)."""
-    n = x.shape[0]
-    for i in range(n):
-        s = 0.0
-        for k in range(n):
-            s += F[i, k] * x[k]
-        xp[i] = s
-    for i in range(n):
-        for j in range(n):
-            s = 0.0
-            for k in range(n):
-                s += F[i, k] * P[k, j]
-            T1[i, j] = s
-    for i in range(n):
-        for j in range(n):
-            s = Q[i, j]
-            for k in range(n):
-                s += T1[i, k] * F[j, k]
-            Pp[i, j] = s
+def kalman_step_at_nb(xs, Ps, i, z, Fs, Hs, Qs, Rs, k, xo, Po, o, W):
+    """One predict + update step on stacked arrays, addressed by index (no views).
 
+    Reads the posterior ``(xs[i], Ps[i])``, applies model ``k`` of the stacked matrices
+    ``Fs, Hs, Qs, Rs`` (shapes (K, dim_x, dim_x), (K, dim_z, dim_x), ...) and writes the new
+    posterior into ``(xo[o], Po[o])`` (which may be ``(xs[i], Ps[i])`` itself). This is the
+    body of :func:`kalman_step_nb`, which the batch, IMM and RBPF kernels share; it equals
+    filterpy ``KalmanFilter``: ``predict(); update(z)`` (Joseph-form covariance).
 
-@njit(cache=True)
-def kalman_update_nb(xp, Pp, z, H, R, x, P, work):
-    """Update the prior ``(xp, Pp)`` with ``z`` into ``(x, P)``; return the log-likelihood.
-
-    Equals filterpy ``KalmanFilter.update(z)`` (Joseph-form covariance). A ``z`` with any
-    non-finite entry is a missing observation: ``x, P`` become the prior and the
-    log-likelihood is 0. The log-likelihood is NaN when ``S`` is not positive definite.
+    Returns the log-likelihood ``log N(z; H x_prior, S)``: 0 when ``z`` has a non-finite
+    entry (missing: the posterior is the prior), NaN when ``S`` is not positive definite.
     """
-    _, _, T1, PHT, S, Si, K, y, IKH, T2, col = work
-    n = xp.shape[0]
+    n = xs.shape[1]
     m = z.shape[0]
-    if is_missing_nb(z):
-        for i in range(n):
-            x[i] = xp[i]
-            for j in range(n):
-                P[i, j] = Pp[i, j]
-        return 0.0
-    # y = z - H xp
-    for i in range(m):
-        s = z[i]
-        for k in range(n):
-            s -= H[i, k] * xp[k]
-        y[i] = s
-    # PHT = Pp H'
-    for i in range(n):
-        for j in range(m):
-            s = 0.0
-            for k in range(n):
-                s += Pp[i, k] * H[j, k]
-            PHT[i, j] = s
-    # S = H PHT + R
-    for i in range(m):
-        for j in range(m):
-            s = R[i, j]
-            for k in range(n):
-                s += H[i, k] * PHT[k, j]
-            S[i, j] = s
-    logdet = _inv_logdet_nb(S, Si, col)
-    if np.isnan(logdet):
-        for i in range(n):
-            x[i] = xp[i]
-            for j in range(n):
-                P[i, j] = Pp[i, j]
-        return np.nan
-    # K = PHT Si
-    for i in range(n):
-        for j in range(m):
-            s = 0.0
-            for k in range(m):
-                s += PHT[i, k] * Si[k, j]
-            K[i, j] = s
-    # Mahalanobis distance y' Si y
-    maha = 0.0
-    for i in range(m):
+    # predict: xp = F x, Pp = F P F' + Q
+    for a in range(n):
         s = 0.0
-        for k in range(m):
-            s += Si[i, k] * y[k]
-        maha += y[i] * s
+        for c in range(n):
+            s += Fs[k, a, c] * xs[i, c]
+        W[_XP, 0, a] = s
+    for a in range(n):
+        for b in range(n):
+            s = 0.0
+            for c in range(n):
+                s += Fs[k, a, c] * Ps[i, c, b]
+            W[_T1, a, b] = s
+    for a in range(n):
+        for b in range(n):
+            s = Qs[k, a, b]
+            for c in range(n):
+                s += W[_T1, a, c] * Fs[k, b, c]
+            W[_PP, a, b] = s
+    if is_missing_nb(z):
+        for a in range(n):
+            xo[o, a] = W[_XP, 0, a]
+            for b in range(n):
+                Po[o, a, b] = W[_PP, a, b]
+        return 0.0
+    # y = z - H xp (in W[_VEC, 0])
+    for a in range(m):
+        s = z[a]
+        for c in range(n):
+            s -= Hs[k, a, c] * W[_XP, 0, c]
+        W[_VEC, 0, a] = s
+    # PHT = Pp H'
+    for a in range(n):
+        for b in range(m):
+            s = 0.0
+            for c in range(n):
+                s += W[_PP, a, c] * Hs[k, b, c]
+            W[_PHT, a, b] = s
+    # S = H PHT + R
+    for a in range(m):
+        for b in range(m):
+            s = Rs[k, a, b]
+            for c in range(n):
+                s += Hs[k, a, c] * W[_PHT, c, b]
+            W[_S, a, b] = s
+    logdet = _inv_logdet_nb(W, m)
+    if np.isnan(logdet):
+        for a in range(n):
+            xo[o, a] = W[_XP, 0, a]
+            for b in range(n):
+                Po[o, a, b] = W[_PP, a, b]
+        return np.nan
+    # K = PHT S^-1
+    for a in range(n):
+        for b in range(m):
+            s = 0.0
+            for c in range(m):
+                s += W[_PHT, a, c] * W[_SI, c, b]
+            W[_K, a, b] = s
+    # Mahalanobis distance y' S^-1 y
+    maha = 0.0
+    for a in range(m):
+        s = 0.0
+        for c in range(m):
+            s += W[_SI, a, c] * W[_VEC, 0, c]
+        maha += W[_VEC, 0, a] * s
     # x = xp + K y
-    for i in range(n):
-        s = xp[i]
-        for k in range(m):
-            s += K[i, k] * y[k]
-        x[i] = s
-    # Joseph form: P = (I - K H) Pp (I - K H)' + K R K'
-    for i in range(n):
-        for j in range(n):
-            s = 1.0 if i == j else 0.0
-            for k in range(m):
-                s -= K[i, k] * H[k, j]
-            IKH[i, j] = s
-    for i in range(n):
-        for j in range(n):
+    for a in range(n):
+        s = W[_XP, 0, a]
+        for c in range(m):
+            s += W[_K, a, c] * W[_VEC, 0, c]
+        xo[o, a] = s
+    # Joseph form: P = (I - K H) Pp (I - K H)' + K R K', symmetrised
+    for a in range(n):
+        for b in range(n):
+            s = 1.0 if a == b else 0.0
+            for c in range(m):
+                s -= W[_K, a, c] * Hs[k, c, b]
+            W[_IKH, a, b] = s
+    for a in range(n):
+        for b in range(n):
             s = 0.0
-            for k in range(n):
-                s += IKH[i, k] * Pp[k, j]
-            T1[i, j] = s
-    for i in range(n):
-        for j in range(m):
+            for c in range(n):
+                s += W[_IKH, a, c] * W[_PP, c, b]
+            W[_T1, a, b] = s
+    for a in range(n):
+        for b in range(m):
             s = 0.0
-            for k in range(m):
-                s += K[i, k] * R[k, j]
-            T2[i, j] = s
-    for i in range(n):
-        for j in range(i, n):
-            s = 0.0
-            for k in range(n):
-                s += T1[i, k] * IKH[j, k]
-            for k in range(m):
-                s += T2[i, k] * K[j, k]
-            if j == i:
-                P[i, i] = s
-            else:
-                # store the upper value; symmetrised below
-                P[i, j] = s
-    for i in range(n):
-        for j in range(i + 1, n):
-            s = 0.0
-            for k in range(n):
-                s += T1[j, k] * IKH[i, k]
-            for k in range(m):
-                s += T2[j, k] * K[i, k]
-            v = 0.5 * (P[i, j] + s)
-            P[i, j] = v
-            P[j, i] = v
+            for c in range(m):
+                s += W[_K, a, c] * Rs[k, c, b]
+            W[_T2, a, b] = s
+    for a in range(n):
+        for b in range(a, n):
+            s1 = 0.0
+            s2 = 0.0
+            for c in range(n):
+                s1 += W[_T1, a, c] * W[_IKH, b, c]
+                s2 += W[_T1, b, c] * W[_IKH, a, c]
+            for c in range(m):
+                s1 += W[_T2, a, c] * W[_K, b, c]
+                s2 += W[_T2, b, c] * W[_K, a, c]
+            v = 0.5 * (s1 + s2)
+            Po[o, a, b] = v
+            Po[o, b, a] = v
     return -0.5 * (m * LOG_2PI + logdet + maha)
 
 
@@ -274,8 +248,8 @@ def kalman_step_nb(x, P, z, F, H, Q, R, work):
         Observation at t; any non-finite entry marks it missing (predict only).
     F, H, Q, R : ndarray
         Transition, observation, process-noise and observation-noise matrices.
-    work : tuple of ndarray
-        Buffers from :func:`kalman_workspace_nb`.
+    work : ndarray
+        Buffer from :func:`kalman_workspace_nb`.
 
     Returns
     -------
@@ -284,10 +258,29 @@ def kalman_step_nb(x, P, z, F, H, Q, R, work):
     loglik : float
         ``log N(z; H x_prior, S)``; 0 for a missing observation, NaN when the innovation
         covariance ``S`` is not positive definite.
+
+    Notes
+    -----
+    A thin wrapper over :func:`kalman_step_at_nb`, the body the batch kernel loops over.
     """
-    xp, Pp, T1 = work[0], work[1], work[2]
-    kalman_predict_nb(x, P, F, Q, xp, Pp, T1)
-    ll = kalman_update_nb(xp, Pp, z, H, R, x, P, work)
+    n = x.shape[0]
+    xs = x.reshape((1, n))
+    Ps = P.reshape((1, n, n))
+    ll = kalman_step_at_nb(
+        xs,
+        Ps,
+        0,
+        z,
+        F.reshape((1, F.shape[0], F.shape[1])),
+        H.reshape((1, H.shape[0], H.shape[1])),
+        Q.reshape((1, Q.shape[0], Q.shape[1])),
+        R.reshape((1, R.shape[0], R.shape[1])),
+        0,
+        xs,
+        Ps,
+        0,
+        work,
+    )
     return x, P, ll
 
 
@@ -295,7 +288,8 @@ def kalman_step_nb(x, P, z, F, H, Q, R, work):
 def kalman_filter_nb(z, F, H, Q, R, x0, P0):
     """Filter the observations ``z`` (n, dim_z) from the prior ``(x0, P0)``.
 
-    Loops :func:`kalman_step_nb`; equals filterpy ``KalmanFilter`` run as
+    Loops :func:`kalman_step_at_nb` (the body of :func:`kalman_step_nb`); equals filterpy
+    ``KalmanFilter`` run as
     ``for z_t in z: kf.predict(); kf.update(z_t)``.
 
     Returns
@@ -313,11 +307,19 @@ def kalman_filter_nb(z, F, H, Q, R, x0, P0):
     xs = np.empty((n, dim_x))
     Ps = np.empty((n, dim_x, dim_x))
     ll = np.empty(n)
-    x = x0.copy()
-    P = P0.copy()
+    x_prev = x0.copy().reshape((1, dim_x))
+    P_prev = P0.copy().reshape((1, dim_x, dim_x))
+    Fs = F.copy().reshape((1, dim_x, dim_x))
+    Hs = H.copy().reshape((1, dim_z, dim_x))
+    Qs = Q.copy().reshape((1, dim_x, dim_x))
+    Rs = R.copy().reshape((1, dim_z, dim_z))
+    zt = np.empty(dim_z)
     work = kalman_workspace_nb(dim_x, dim_z)
     for t in range(n):
-        x, P, ll[t] = kalman_step_nb(x, P, z[t], F, H, Q, R, work)
-        xs[t] = x
-        Ps[t] = P
+        for a in range(dim_z):
+            zt[a] = z[t, a]
+        if t == 0:
+            ll[t] = kalman_step_at_nb(x_prev, P_prev, 0, zt, Fs, Hs, Qs, Rs, 0, xs, Ps, t, work)
+        else:
+            ll[t] = kalman_step_at_nb(xs, Ps, t - 1, zt, Fs, Hs, Qs, Rs, 0, xs, Ps, t, work)
     return xs, Ps, ll

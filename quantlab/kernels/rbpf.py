@@ -23,12 +23,7 @@ import numpy as np
 from numba import njit
 
 from quantlab.kernels.imm import logsumexp_nb
-from quantlab.kernels.kalman import (
-    is_missing_nb,
-    kalman_predict_nb,
-    kalman_update_nb,
-    kalman_workspace_nb,
-)
+from quantlab.kernels.kalman import is_missing_nb, kalman_step_at_nb, kalman_workspace_nb
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -58,14 +53,11 @@ def rbpf_workspace_nb(n_particles, n_models, dim_x, dim_z):
     cand_x = np.empty((n_models, dim_x))
     cand_P = np.empty((n_models, dim_x, dim_x))
     lk = np.empty(n_models)
-    xp = np.empty(dim_x)
-    Pp = np.empty((dim_x, dim_x))
-    T1 = np.empty((dim_x, dim_x))
     reg_tmp = np.empty(n_particles, dtype=np.int64)
     x_tmp = np.empty((n_particles, dim_x))
     P_tmp = np.empty((n_particles, dim_x, dim_x))
     idx = np.empty(n_particles, dtype=np.int64)
-    return kf_work, cand_x, cand_P, lk, xp, Pp, T1, reg_tmp, x_tmp, P_tmp, idx
+    return kf_work, cand_x, cand_P, lk, reg_tmp, x_tmp, P_tmp, idx
 
 
 @njit(cache=True)
@@ -141,7 +133,7 @@ def rbpf_step_nb(
     ess : float
         Effective sample size after reweighting, before any resampling.
     """
-    kf_work, cand_x, cand_P, lk, xp, Pp, T1, reg_tmp, x_tmp, P_tmp, idx = work
+    kf_work, cand_x, cand_P, lk, reg_tmp, x_tmp, P_tmp, idx = work
     n_p, dim_x = xs.shape
     n_models = log_trans.shape[0]
     bad = False
@@ -152,8 +144,7 @@ def rbpf_step_nb(
             if log_trans[s, k] == -np.inf:
                 lk[k] = -np.inf
                 continue
-            kalman_predict_nb(xs[p], Ps[p], Fs[k], Qs[k], xp, Pp, T1)
-            ll = kalman_update_nb(xp, Pp, z, Hs[k], Rs[k], cand_x[k], cand_P[k], kf_work)
+            ll = kalman_step_at_nb(xs, Ps, p, z, Fs, Hs, Qs, Rs, k, cand_x, cand_P, k, kf_work)
             if np.isnan(ll):
                 bad = True
                 ll = -np.inf

@@ -335,7 +335,8 @@ def rsi_step_nb(
     Notes
     -----
     Average gain :math:`G` and loss :math:`L` are the means of the first ``window``
-    changes, then Wilder-smoothed: :math:`G_t = (G_{t-1}(n-1) + g_t)/n`.
+    changes, then Wilder-smoothed: :math:`G_t = (G_{t-1}(n-1) + g_t)/n`, multiplying by
+    :math:`1/n` as TA-Lib's build does (no division on the recursive path).
     :math:`RSI = 100\\, G / (G + L)`, 0 when :math:`G + L = 0` (a flat start).
     The first output is at bar ``window``.
     """
@@ -344,28 +345,19 @@ def rsi_step_nb(
     if count == 1:
         return (count, x, gain, loss), np.nan
     d = x - prev
-    if count <= window:
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
-        return (count, x, gain, loss), np.nan
-    if count == window + 1:
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
-        loss /= window
-        gain /= window
+    up = d if d > 0.0 else 0.0
+    down = up - d
+    inv = 1.0 / window
+    if count <= window + 1:
+        gain += up
+        loss += down
+        if count <= window:
+            return (count, x, gain, loss), np.nan
+        gain *= inv
+        loss *= inv
         return (count, x, gain, loss), _rsi_value(gain, loss)
-    loss *= window - 1
-    gain *= window - 1
-    if d < 0:
-        loss -= d
-    else:
-        gain += d
-    loss /= window
-    gain /= window
+    gain = (gain * (window - 1) + up) * inv
+    loss = (down + loss * (window - 1)) * inv
     return (count, x, gain, loss), _rsi_value(gain, loss)
 
 
@@ -575,8 +567,9 @@ def atr_step_nb(
     Notes
     -----
     :math:`ATR` starts as the mean of the first ``window`` true ranges (bars 1..window),
-    then :math:`ATR_t = (ATR_{t-1}(n-1) + TR_t)/n`. The first output is at bar
-    ``window``.
+    then :math:`ATR_t = ATR_{t-1} a + TR_t (1 - a)` with :math:`a = (n-1)/n`, the form
+    TA-Lib's build evaluates (one FMA, no division on the recursive path). The first
+    output is at bar ``window``.
     """
     count, prev_close, atr = state
     count += 1
@@ -589,9 +582,8 @@ def atr_step_nb(
     if m == window:
         atr = (atr + tr) / window
     else:
-        atr *= window - 1
-        atr += tr
-        atr /= window
+        keep = (window - 1) / window
+        atr = atr * keep + tr * (1.0 - keep)
     return (count, close, atr), atr
 
 
@@ -620,17 +612,11 @@ def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -
     :math:`100\\, ATR_t / c_t` (0 when :math:`c_t = 0`), with
     :func:`atr_step_nb`. NaN over the first ``window`` bars.
     """
-    n = close.shape[0]
-    out = np.empty(n)
-    state = atr_init_nb()
-    for i in range(n):
-        state, atr = atr_step_nb(state, high[i], low[i], close[i], window)
-        if np.isnan(atr):
-            out[i] = np.nan
-        elif close[i] == 0.0:
-            out[i] = 0.0
-        else:
-            out[i] = (atr / close[i]) * 100.0
+    out = atr_nb(high, low, close, window)
+    for i in range(window, close.shape[0]):
+        c = close[i]
+        q = (out[i] / c) * 100.0  # computed first, then selected: the loop vectorises
+        out[i] = q if c != 0.0 else 0.0
     return out
 
 
