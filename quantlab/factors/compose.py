@@ -11,8 +11,8 @@ Each factor of a :class:`ComposeSpec` plays one role (:class:`~quantlab.factors.
 
 ::
 
-    import quantlab as ql
-    spec = ql.factors.ComposeSpec.from_dict({"factors": [
+    from quantlab.factors.compose import ComposeSpec, compose
+    spec = ComposeSpec.from_dict({"factors": [
         {"name": "momentum_z", "role": "primary", "weight": 0.6,
          "normalize": {"method": "tanh", "scale": 2.0}},
         {"name": "ema_spread", "role": "primary", "weight": 0.4},
@@ -20,7 +20,7 @@ Each factor of a :class:`ComposeSpec` plays one role (:class:`~quantlab.factors.
         {"name": "vol_ratio", "role": "filter", "condition": "< 1.5"},
         {"name": "hurst", "role": "observer"},
     ]})
-    res = ql.factors.compose(df, spec)
+    res = compose(df, spec)          # also takes the plain dict, list or YAML text
     res.signal, res.contributions, res.factors
 
 Everything is causal: every factor is, the rolling z-score normaliser is, and the rest is

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import random_bars
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import quantlab as ql
 from quantlab.errors import ConfigError
@@ -261,3 +263,28 @@ def test_normalizer_and_condition_units() -> None:
     )
     assert Condition.parse({"op": "<", "value": 2}) == Condition("<", 2.0)
     assert str(Condition.parse("<=1.5")) == "<= 1.5"
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    w1=st.floats(-3, 3).filter(lambda w: abs(w) > 1e-3),
+    w2=st.floats(-3, 3).filter(lambda w: abs(w) > 1e-3),
+    scale=st.floats(0.1, 5.0),
+    threshold=st.floats(0.0, 0.9),
+    method=st.sampled_from(["zscore", "tanh", "clip", "sign"]),
+)
+def test_invariants_hold_for_any_weights(df, w1, w2, scale, threshold, method) -> None:
+    spec = [
+        {"name": "momentum_z", "weight": w1, "normalize": {"method": method, "scale": scale}},
+        {"name": "donchian_position", "role": "primary", "weight": w2, "normalize": "none"},
+        {"name": "volume_z", "role": "confirmation", "threshold": threshold,
+         "normalize": {"method": "tanh", "scale": scale}},
+    ]  # fmt: skip
+    res = compose(df.iloc[:300], spec)
+    assert res.signal.between(-1.0, 1.0).all()
+    np.testing.assert_array_equal(res.contributions.to_numpy().sum(axis=1), res.raw_signal)
+    assert (res.contributions[~res.gate] == 0.0).all().all()
+    agree = np.sign(res.raw_signal) * res.normalized["volume_z"] > threshold
+    assert (agree | ~res.gate).all()
