@@ -1,0 +1,70 @@
+"""Prediction models: Kalman / IMM / RBPF, Hawkes, GARCH, conformal intervals, Hedge, accuracy.
+
+Models are scikit-learn shaped (``__init__`` stores parameters, ``fit`` returns self,
+fitted attributes end in ``_``) and have ``filter``/``update`` for sequential use that call
+the same numba step kernels, so batch and streaming agree by construction.
+"""
+
+from __future__ import annotations
+
+from quantlab.models.accuracy import (
+    AccuracyTracker,
+    directional_accuracy,
+    gaussian_pit,
+    interval_coverage,
+    mean_absolute_error,
+    pit_histogram,
+)
+from quantlab.models.base import FilterResult, IMMResult, RBPFResult, Step
+from quantlab.models.conformal import (
+    AdaptiveConformal,
+    QuantileTracker,
+    aci_levels,
+    conformal_interval,
+    coverage,
+    interval_width,
+    rolling_coverage,
+    rolling_width,
+    split_conformal_threshold,
+)
+from quantlab.models.garch import Garch, garch_volatility
+from quantlab.models.hawkes import Hawkes
+from quantlab.models.hedge import Hedge, hedge_optimal_eta
+from quantlab.models.imm import IMM, regime_accuracy
+from quantlab.models.kalman import KalmanFilter, white_noise_cov
+from quantlab.models.rbpf import RBPF
+from quantlab.models.tuning import MLEResult, fit_mle
+
+__all__ = [
+    "IMM",
+    "RBPF",
+    "AccuracyTracker",
+    "AdaptiveConformal",
+    "FilterResult",
+    "Garch",
+    "Hawkes",
+    "Hedge",
+    "IMMResult",
+    "KalmanFilter",
+    "MLEResult",
+    "QuantileTracker",
+    "RBPFResult",
+    "Step",
+    "aci_levels",
+    "conformal_interval",
+    "coverage",
+    "directional_accuracy",
+    "fit_mle",
+    "garch_volatility",
+    "gaussian_pit",
+    "hedge_optimal_eta",
+    "interval_coverage",
+    "interval_width",
+    "mean_absolute_error",
+    "pit_histogram",
+    "regime_accuracy",
+    "rolling_coverage",
+    "rolling_width",
+    "split_conformal_threshold",
+    "white_noise_cov",
+]
