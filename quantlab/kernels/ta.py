@@ -612,10 +612,13 @@ def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -
     :math:`100\\, ATR_t / c_t` (0 when :math:`c_t = 0`), with
     :func:`atr_step_nb`. NaN over the first ``window`` bars.
     """
-    out = atr_nb(high, low, close, window)
-    for i in range(window, close.shape[0]):
+    n = close.shape[0]
+    out = np.empty(n)
+    state = atr_init_nb()
+    for i in range(n):
+        state, atr = atr_step_nb(state, high[i], low[i], close[i], window)
         c = close[i]
-        q = (out[i] / c) * 100.0  # computed first, then selected: the loop vectorises
+        q = (atr / c) * 100.0  # NaN through the warm-up; computed, then selected (no branch)
         out[i] = q if c != 0.0 else 0.0
     return out
 
