@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,11 @@ def _git_commit() -> tuple[str | None, bool | None]:
         return None, None
 
 
+def _version() -> str:
+    """Return the version of the running quantlab package (always imported by now)."""
+    return str(getattr(sys.modules["quantlab"], "__version__", "unknown"))
+
+
 def _content_hash(doc: Mapping[str, Any]) -> str:
     body = {k: v for k, v in doc.items() if k != "content_hash"}
     return _sha256(canonical_json(body))
@@ -275,8 +281,6 @@ def make_verdict(
         ``quantlab_version``, ``git_commit``, ``git_dirty``, ``extra`` and
         ``content_hash`` (SHA-256 of the canonical JSON of everything else).
     """
-    from quantlab import __version__
-
     cfg = gates if isinstance(gates, GateConfig) else GateConfig.from_dict(gates)
     config = strategy_config(strategy)
     gate_list = evaluate_gates(metrics, cfg)
@@ -298,7 +302,7 @@ def make_verdict(
         "passed": passed,
         "verdict": "pass" if passed else "fail",
         "status": "validated" if passed else "candidate",
-        "quantlab_version": __version__,
+        "quantlab_version": _version(),
         "git_commit": commit,
         "git_dirty": dirty,
         "extra": _json_value(dict(extra or {})),
