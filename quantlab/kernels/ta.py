@@ -197,21 +197,7 @@ def kama_nb(x: np.ndarray, window: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def var_nb(x: np.ndarray, window: int) -> np.ndarray:
-    """Return the rolling population variance; equals ``talib.VAR(x, window, 1)``.
-
-    Notes
-    -----
-    TA-Lib 0.6+'s numerically careful ``INT_VAR``: running sums of the shifted values
-    :math:`d = x - K` give :math:`\\sigma^2 = \\overline{d^2} - \\bar d^2`. The shift
-    :math:`K` starts at the first value and is re-anchored to the window mean (sums
-    recomputed from the window) whenever cancellation threatens (the variance falls
-    below 1e-6 of :math:`\\overline{d^2}`, or a leaving term dwarfs the sum by 1e6) and
-    at least every ``32 window`` bars, so rounding error stays near machine precision
-    relative to the variance and cannot drift. After a re-anchor a variance under
-    1e-12 of :math:`\\overline{d^2}` is a flat window: 0. NaN over the first
-    ``window - 1`` bars.
-    """
+def _rolling_var_nb(x: np.ndarray, window: int, take_sqrt: bool) -> np.ndarray:
     n = x.shape[0]
     out = np.empty(n)
     for i in range(min(n, window - 1)):
@@ -266,8 +252,30 @@ def var_nb(x: np.ndarray, window: int) -> np.ndarray:
             countdown = refresh
         else:
             s1 -= d_old
-        out[i] = var
+        if take_sqrt:
+            out[i] = math.sqrt(var) if var > 0.0 else 0.0
+        else:
+            out[i] = var
     return out
+
+
+@njit(cache=True)
+def var_nb(x: np.ndarray, window: int) -> np.ndarray:
+    """Return the rolling population variance; equals ``talib.VAR(x, window, 1)``.
+
+    Notes
+    -----
+    TA-Lib 0.6+'s numerically careful ``INT_VAR``: running sums of the shifted values
+    :math:`d = x - K` give :math:`\\sigma^2 = \\overline{d^2} - \\bar d^2`. The shift
+    :math:`K` starts at the first value and is re-anchored to the window mean (sums
+    recomputed from the window) whenever cancellation threatens (the variance falls
+    below 1e-6 of :math:`\\overline{d^2}`, or a leaving term dwarfs the sum by 1e6) and
+    at least every ``32 window`` bars, so rounding error stays near machine precision
+    relative to the variance and cannot drift. After a re-anchor a variance under
+    1e-12 of :math:`\\overline{d^2}` is a flat window: 0. NaN over the first
+    ``window - 1`` bars.
+    """
+    return _rolling_var_nb(x, window, False)
 
 
 @njit(cache=True)
@@ -279,11 +287,7 @@ def stddev_nb(x: np.ndarray, window: int) -> np.ndarray:
     :math:`\\sqrt{\\sigma^2}` of :func:`var_nb` (0 for a flat window). Scale-free: no
     absolute epsilon. NaN over the first ``window - 1`` bars.
     """
-    out = var_nb(x, window)
-    for i in range(window - 1, out.shape[0]):
-        v = out[i]
-        out[i] = math.sqrt(v) if v > 0.0 else 0.0
-    return out
+    return _rolling_var_nb(x, window, True)
 
 
 @njit(cache=True)
@@ -300,11 +304,17 @@ def bb_z_nb(x: np.ndarray, window: int) -> np.ndarray:
     units of the band's standard deviation (:math:`\\pm 2` are the usual bands). A flat
     window (:math:`\\sigma = 0`) gives 0. NaN over the first ``window - 1`` bars.
     """
-    mid = sma_nb(x, window)
-    out = stddev_nb(x, window)
-    for i in range(window - 1, out.shape[0]):
+    out = _rolling_var_nb(x, window, True)
+    total = 0.0  # the running total of sma_nb, inlined
+    for i in range(x.shape[0]):
+        total += x[i]
+        if i < window - 1:
+            continue
+        mid = total / window
+        total -= x[i - window + 1]
         sd = out[i]
-        out[i] = (x[i] - mid[i]) / sd if sd > 0.0 else 0.0
+        z = (x[i] - mid) / (sd if sd > 0.0 else 1.0)  # selects, not branches
+        out[i] = z if sd > 0.0 else 0.0
     return out
 
 
@@ -618,7 +628,7 @@ def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -
     for i in range(n):
         state, atr = atr_step_nb(state, high[i], low[i], close[i], window)
         c = close[i]
-        q = (atr / c) * 100.0  # NaN through the warm-up; computed, then selected (no branch)
+        q = (atr / (c if c != 0.0 else 1.0)) * 100.0  # NaN in the warm-up; selects only
         out[i] = q if c != 0.0 else 0.0
     return out
 
