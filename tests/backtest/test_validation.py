@@ -215,14 +215,15 @@ def test_walk_forward_selects_on_train_only(bars):
         assert ((t["entry_idx"] >= sp.test_start) & (t["exit_idx"] < sp.test_end)).all()
 
 
-def test_walk_forward_window_equals_the_full_run_when_flat(bars):
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_walk_forward_window_equals_the_full_run_when_flat(bars, fill):
     # no choice to make (grid None): where the full-history run is flat with a flat target
     # at the close before a window, the window's returns are the full run's returns
     s = ql.backtest.ma_cross(fast=5, slow=20)
     costs = ql.backtest.Costs(taker_fee=0.0005, maker_fee=0.0002, slippage_bps=2.0)
     splits = v.walk_forward_splits(len(bars), test_size=100, train_size=200)
-    wf = v.walk_forward(bars, s, splits=splits, costs=costs, stress=())
-    full = ql.backtest.run(bars, s, costs)
+    wf = v.walk_forward(bars, s, splits=splits, costs=costs, stress=(), fill=fill)
+    full = ql.backtest.run(bars, s, costs, fill=fill)
     checked = 0
     for sp in splits:
         a, b = sp.test_start, sp.test_end
