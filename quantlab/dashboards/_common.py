@@ -1,0 +1,260 @@
+"""Shared pieces of the dashboard pages: messages, optional features and the data source.
+
+A page never computes research results itself: it calls the quantlab functions a notebook
+calls. This module only turns their outcomes into panes (an alert for an error, a note for
+a feature whose module is not installed yet) and holds the bar-frame source every page
+reads from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from quantlab.errors import QuantlabError
+
+__all__ = [
+    "INTERVALS",
+    "SOURCES",
+    "DataControls",
+    "FrameSource",
+    "error_alert",
+    "feature",
+    "guard",
+    "load_bars",
+    "note",
+    "unavailable",
+]
+
+SOURCES = ("synthetic", "hyperliquid", "store")
+INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+DEFAULT_START = dt.date(2024, 1, 1)
+DEFAULT_END = dt.date(2024, 2, 1)
+
+
+# ----------------------------------------------------------------------------- messages
+def error_alert(exc: BaseException, what: str = "") -> pn.pane.Alert:
+    """Return a red alert that explains ``exc`` in one readable paragraph."""
+    prefix = f"{what}: " if what else ""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, QuantlabError):
+        body = f"**{type(exc).__name__}** — {prefix}{text}"
+    else:
+        body = f"**Unexpected {type(exc).__name__}** — {prefix}{text}"
+    return pn.pane.Alert(body, alert_type="danger", sizing_mode="stretch_width")
+
+
+def note(text: str, kind: str = "info") -> pn.pane.Alert:
+    """Return an alert of ``kind`` (``info``, ``warning``, ``danger``) showing ``text``."""
+    return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width")
+
+
+def unavailable(what: str, needs: str) -> pn.pane.Alert:
+    """Return the "not available yet" alert for a part whose quantlab module is missing."""
+    return note(
+        f"**{what}: not available yet** — this part needs `{needs}`, which this version "
+        "of quantlab does not provide.",
+        "warning",
+    )
+
+
+def feature(module: str, attr: str | None = None) -> Any:
+    """Return ``module.attr`` (or the module) if this version of quantlab has it, else None.
+
+    Pages use this to show a "not available yet" alert instead of failing when a backing
+    module has not landed.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    if attr is None:
+        return mod
+    return getattr(mod, attr, None)
+
+
+def guard(build: Callable[[], Any], what: str = "") -> Any:
+    """Call ``build()``; turn any exception into an alert so the page keeps serving."""
+    try:
+        return build()
+    except Exception as exc:  # a page shows every failure as a message
+        return error_alert(exc, what)
+
+
+# ------------------------------------------------------------------------------- data
+@pn.cache(max_items=32)
+def load_bars(
+    source: str,
+    symbol: str,
+    interval: str,
+    start: str | None,
+    end: str | None,
+    seed: int | None = None,
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Load bars through :func:`quantlab.data.load` (cached) with gaps allowed.
+
+    Returns
+    -------
+    (DataFrame, tuple of str)
+        The bars and the data-quality warnings raised while loading them (gaps are left
+        in the frame and reported, not filled).
+    """
+    from quantlab.data import load
+
+    options: dict[str, Any] = {}
+    if source == "synthetic" and seed is not None:
+        options["seed"] = int(seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = load(
+            source,
+            symbol=symbol,
+            interval=interval,
+            start=start,
+            end=end,
+            gaps="allow",
+            **options,
+        )
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
+    return df, messages
+
+
+class FrameSource(param.Parameterized):
+    """The bar frame a page shows, with a label and the error that replaced it, if any."""
+
+    frame = param.DataFrame(default=None, allow_None=True, doc="validated bars")
+    error = param.String(default="", doc="why there is no frame")
+    warnings = param.List(default=[], item_type=str, doc="data-quality warnings")
+    label = param.String(default="", doc="what the frame is, e.g. 'synthetic BTC 1h'")
+    bar_interval = param.String(default=None, allow_None=True, doc="bar interval")
+    raw = param.Parameter(default=None, doc="the user's frame when it failed validation")
+
+    @classmethod
+    def from_frame(cls, df: Any, label: str = "", interval: str | None = None) -> FrameSource:
+        """Wrap a user's frame after :func:`quantlab.data.validate` (gaps allowed)."""
+        from quantlab.data import infer_interval, validate
+
+        try:
+            frame = validate(df, interval, gaps="allow")
+        except Exception as exc:
+            return cls(frame=None, error=_message(exc), label=label or "your frame", raw=df)
+        if interval is None:
+            step = infer_interval(frame.index)
+            interval = _interval_name(step)
+        return cls(frame=frame, label=label or "your frame", bar_interval=interval)
+
+    def widgets(self, horizontal: bool = False) -> pn.viewable.Viewable | None:
+        """Return the controls of this source (None: a fixed frame has none)."""
+        return None
+
+
+def _message(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def _interval_name(step: pd.Timedelta | None) -> str | None:
+    if step is None:
+        return None
+    seconds = int(step.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return None
+
+
+class DataControls(FrameSource):
+    """Source, symbol, interval, range and seed pickers that load bars on every change."""
+
+    source = param.Selector(default="synthetic", objects=list(SOURCES), doc="where bars come from")
+    symbol = param.String(default="BTC", doc="coin, e.g. BTC")
+    interval = param.Selector(default="1h", objects=list(INTERVALS), doc="bar interval")
+    start = param.Date(default=DEFAULT_START, doc="first bar (UTC, inclusive)")
+    end = param.Date(default=DEFAULT_END, doc="end of the range (UTC, exclusive)")
+    seed = param.Integer(default=7, bounds=(0, None), doc="seed of the synthetic market")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._reload()
+
+    @param.depends("source", "symbol", "interval", "start", "end", "seed", watch=True)
+    def _reload(self) -> None:
+        symbol = (self.symbol or "").strip()
+        label = f"{self.source} {symbol} {self.interval}"
+        if self.source == "synthetic":
+            label += f" (seed {self.seed})"
+        problem = self._check()
+        if problem:
+            self.param.update(
+                frame=None, error=problem, warnings=[], label=label, bar_interval=self.interval
+            )
+            return
+        try:
+            df, messages = load_bars(
+                self.source,
+                symbol,
+                self.interval,
+                _iso(self.start),
+                _iso(self.end),
+                self.seed if self.source == "synthetic" else None,
+            )
+        except Exception as exc:  # shown in the page; the app keeps serving
+            self.param.update(
+                frame=None,
+                error=_message(exc),
+                warnings=[],
+                label=label,
+                bar_interval=self.interval,
+            )
+            return
+        self.param.update(
+            frame=df, error="", warnings=list(messages), label=label, bar_interval=self.interval
+        )
+
+    def _check(self) -> str:
+        if not (self.symbol or "").strip():
+            return "ConfigError: symbol is empty; enter a coin such as BTC"
+        return ""
+
+    def widgets(self, horizontal: bool = False) -> pn.viewable.Viewable:
+        """Return the pickers, in a column (sidebar) or a row (inline view)."""
+        width = 160 if horizontal else 250
+        kinds = {
+            "source": (pn.widgets.Select, "Source"),
+            "symbol": (pn.widgets.TextInput, "Symbol"),
+            "interval": (pn.widgets.Select, "Interval"),
+            "start": (pn.widgets.DatePicker, "Start (UTC)"),
+            "end": (pn.widgets.DatePicker, "End (UTC, exclusive)"),
+            "seed": (pn.widgets.IntInput, "Seed (synthetic)"),
+        }
+        return pn.Param(
+            self,
+            parameters=list(kinds),
+            widgets={k: {"type": t, "name": n, "width": width} for k, (t, n) in kinds.items()},
+            show_name=False,
+            default_layout=pn.Row if horizontal else pn.Column,
+        )
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def frame_or_alert(source: FrameSource) -> pd.DataFrame | pn.pane.Alert:
+    """Return the source's frame, or the alert that says why there is none."""
+    if source.frame is not None:
+        return source.frame
+    if source.error:
+        return note(f"**Cannot load {source.label or 'the bars'}** — {source.error}", "danger")
+    return note("No bars loaded yet.", "info")
