@@ -6,6 +6,8 @@
     ql.factors.compute("rsi", df, window=14)  # pd.Series on df.index
     ql.factors.compute_many(df)               # pd.DataFrame, one column per factor
     ql.factors.check("my_factor")             # the conformance suite on one factor
+    ql.factors.compose(df, spec)              # role-based signal in [-1, 1] + contributions
+    ql.factors.research.ic_summary(...)       # IC / rank IC, decay, quantiles, turnover
 
 Built-in factors live in the modules of this package and register themselves when the
 registry is first used; a notebook registers its own with ``@ql.factors.register``.
@@ -15,6 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from quantlab.factors import research
+from quantlab.factors.compose import (
+    ComposeResult,
+    ComposeSpec,
+    Condition,
+    FactorEntry,
+    Normalizer,
+    compose,
+)
 from quantlab.factors.registry import (
     FactorSpec,
     Param,
@@ -31,16 +42,23 @@ from quantlab.factors.registry import (
 )
 
 __all__ = [
+    "ComposeResult",
+    "ComposeSpec",
+    "Condition",
+    "FactorEntry",
     "FactorSpec",
+    "Normalizer",
     "Param",
     "Role",
     "check",
+    "compose",
     "compute",
     "compute_many",
     "get",
     "names",
     "param",
     "register",
+    "research",
     "spec",
     "unregister",
     "window",
