@@ -68,3 +68,5 @@ __all__ = [
     "split_conformal_threshold",
     "white_noise_cov",
 ]
+
+from quantlab.models import factors as _model_factors  # noqa: F401
