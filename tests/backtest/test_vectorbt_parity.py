@@ -9,6 +9,11 @@ in a bar takes precedence over that bar's signals (no exit, no re-entry in that 
 after a stop, a new entry needs a new cross (our ``rearm_after_exit``); when both the stop
 and the target are in one bar, the stop wins (our pessimistic ordering). The entries and
 exits handed to vectorbt come from pandas rolling means, independently of our kernels.
+
+Not matched: vectorbt refuses orders smaller than ``min_size`` (1e-8 units by default);
+quantlab has no minimum order size, so a run whose equity has decayed to dust (thousands
+of fee-paying trades) diverges once vectorbt starts refusing; pass ``min_size=0`` to
+vectorbt to compare such runs (benchmarks/bench_backtest.py does).
 """
 
 from __future__ import annotations
