@@ -237,7 +237,7 @@ class DataControls(FrameSource):
         return pn.Param(
             self,
             parameters=list(kinds),
-            widgets={k: {"type": t, "name": n, "width": width} for k, (t, n) in kinds.items()},
+            widgets={k: {"type": t, "label": n, "width": width} for k, (t, n) in kinds.items()},
             show_name=False,
             default_layout=pn.Row if horizontal else pn.Column,
         )

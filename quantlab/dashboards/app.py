@@ -101,6 +101,12 @@ def app(
     return template
 
 
+def _origins(address: str, port: int) -> list[str] | None:
+    if not port:
+        return None
+    return list(dict.fromkeys([f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]))
+
+
 def serve(
     port: int = 5006,
     address: str = "127.0.0.1",
@@ -109,6 +115,7 @@ def serve(
     root: PathLikeStr = "reports",
     threaded: bool = False,
     start: bool = True,
+    websocket_origin: str | list[str] | None = None,
 ) -> Any:
     """Serve the dashboard app on ``address:port`` (localhost by default).
 
@@ -124,6 +131,10 @@ def serve(
         Reports folder: listed by the Reports page and published under ``/reports/``.
     threaded, start
         Passed to :func:`panel.serve` (``threaded=True`` returns a stoppable thread).
+    websocket_origin : str or list of str, optional
+        Hosts allowed to open the app's websocket (default: ``address:port``,
+        ``localhost:port`` and ``127.0.0.1:port``); set it when serving on another
+        interface, e.g. ``"myhost:5006"``.
 
     Returns
     -------
@@ -143,6 +154,6 @@ def serve(
         threaded=threaded,
         title="quantlab",
         static_dirs=static_dirs,
-        websocket_origin=[f"{address}:{port}", f"localhost:{port}"] if port else None,
+        websocket_origin=websocket_origin or _origins(address, port),
         verbose=True,
     )

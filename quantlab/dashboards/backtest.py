@@ -84,22 +84,22 @@ def _field_widget(name: str, f: Any) -> pn.widgets.Widget:
     doc = f.description or None
     if typing.get_origin(tp) is typing.Literal:
         return pn.widgets.Select(
-            name=name,
+            label=name,
             options=list(typing.get_args(tp)),
             value=f.default,
             width=150,
             description=doc,
         )
     if tp is bool:
-        return pn.widgets.Checkbox(name=name, value=bool(f.default))
+        return pn.widgets.Checkbox(label=name, value=bool(f.default))
     ge, gt = _bound(f, "ge"), _bound(f, "gt")
     if tp is int:
         start = ge if ge is not None else (gt + 1 if gt is not None else None)
         return pn.widgets.IntInput(
-            name=name, value=int(f.default), start=start, width=150, description=doc
+            label=name, value=int(f.default), start=start, width=150, description=doc
         )
     return pn.widgets.FloatInput(
-        name=name, value=float(f.default), start=ge, step=0.1, width=150, description=doc
+        label=name, value=float(f.default), start=ge, step=0.1, width=150, description=doc
     )
 
 
@@ -234,12 +234,12 @@ class BacktestChoice(param.Parameterized):
         p = self.param
         return pn.Column(
             pn.Row(
-                pn.widgets.Select.from_param(p.strategy, name="Strategy", width=200),
+                pn.widgets.Select.from_param(p.strategy, label="Strategy", width=200),
                 pn.widgets.FloatInput.from_param(
-                    p.stop_loss, name="Stop loss (0 = off)", step=0.01, width=150
+                    p.stop_loss, label="Stop loss (0 = off)", step=0.01, width=150
                 ),
-                pn.widgets.Select.from_param(p.costs, name="Costs", width=150),
-                pn.widgets.Select.from_param(p.fill, name="Fill", width=150),
+                pn.widgets.Select.from_param(p.costs, label="Costs", width=150),
+                pn.widgets.Select.from_param(p.fill, label="Fill", width=150),
                 sizing_mode="stretch_width",
             ),
             self.param_box,
@@ -308,24 +308,24 @@ class SweepPanel:
         from quantlab.backtest import STAT_NAMES
 
         self.source, self.choice = source, choice
-        self.x = pn.widgets.Select(name="x parameter", width=150)
-        self.y = pn.widgets.Select(name="y parameter", width=150)
-        self.x_values = pn.widgets.TextInput(name="x values", width=180)
-        self.y_values = pn.widgets.TextInput(name="y values", width=180)
+        self.x = pn.widgets.Select(label="x parameter", width=150)
+        self.y = pn.widgets.Select(label="y parameter", width=150)
+        self.x_values = pn.widgets.TextInput(label="x values", width=180)
+        self.y_values = pn.widgets.TextInput(label="y values", width=180)
         self.metric = pn.widgets.Select(
-            name="Metric", options=list(STAT_NAMES), value=DEFAULT_METRIC, width=150
+            label="Metric", options=list(STAT_NAMES), value=DEFAULT_METRIC, width=150
         )
-        self.run_button = pn.widgets.Button(name="Run sweep", button_type="primary", width=120)
+        self.run_button = pn.widgets.Button(label="Run sweep", color="primary", width=120)
         self.progress = pn.indicators.Progress(
-            name="sweep progress", value=0, max=1, visible=False, sizing_mode="stretch_width"
+            value=0, max=1, visible=False, sizing_mode="stretch_width"
         )
         self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.path = pn.widgets.TextInput(
-            name="Stored sweep (.parquet/.csv/.json)",
+            label="Stored sweep (.parquet/.csv/.json)",
             placeholder="reports/<date>/<run>/sweep.parquet",
             width=360,
         )
-        self.load_button = pn.widgets.Button(name="Load stored sweep", width=160)
+        self.load_button = pn.widgets.Button(label="Load stored sweep", width=160)
         self.result = pn.Column(sizing_mode="stretch_width")
         self.table: pd.DataFrame | None = None
         self.run_button.on_click(self._on_run)
@@ -490,7 +490,7 @@ def backtest_page(source: FrameSource, strategy: str = DEFAULT_STRATEGY) -> pn.v
         sweep.view(),
         sizing_mode="stretch_width",
     )
-    page.sweep = sweep  # for notebooks and tests: page.sweep.run_sweep()
+    page.choice, page.source, page.sweep = choice, source, sweep  # for notebooks and tests
     return page
 
 
@@ -520,6 +520,8 @@ def backtest_view(
         controls = DataControls()
         page = backtest_page(controls, strategy)
         out = pn.Column(controls.widgets(horizontal=True), page, sizing_mode="stretch_width")
+        out.choice = getattr(page, "choice", None)
         out.sweep = getattr(page, "sweep", None)
+        out.source = controls
         return out
     return backtest_page(FrameSource.from_frame(df, interval=interval), strategy)

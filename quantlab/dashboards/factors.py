@@ -67,15 +67,15 @@ def _compute_many(df: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
 def _param_widget(p: Any, value: Any) -> pn.widgets.Widget:
     label = f"{p.name} ({p.bounds_text()})" if p.bounds_text() else p.name
     if p.type is bool:
-        return pn.widgets.Checkbox(name=p.name, value=bool(value), description=p.doc or None)
+        return pn.widgets.Checkbox(label=p.name, value=bool(value), description=p.doc or None)
     lower = p.ge if p.ge is not None else None
     if p.type is int:
         start = int(lower) if lower is not None else (int(p.gt) + 1 if p.gt is not None else None)
         return pn.widgets.IntInput(
-            name=label, value=int(value), start=start, description=p.doc or None, width=150
+            label=label, value=int(value), start=start, description=p.doc or None, width=150
         )
     return pn.widgets.FloatInput(
-        name=label, value=float(value), start=lower, description=p.doc or None, width=150
+        label=label, value=float(value), start=lower, description=p.doc or None, width=150
     )
 
 
@@ -128,15 +128,15 @@ class FactorChoice(param.Parameterized):
         """Return the factor picker, its parameter inputs, the compared set and horizons."""
         return pn.Column(
             pn.Row(
-                pn.widgets.Select.from_param(self.param.factor, name="Factor", width=220),
+                pn.widgets.Select.from_param(self.param.factor, label="Factor", width=220),
                 pn.widgets.TextInput.from_param(
-                    self.param.horizons, name="IC horizons (bars)", width=200
+                    self.param.horizons, label="IC horizons (bars)", width=200
                 ),
                 sizing_mode="stretch_width",
             ),
             self.param_box,
             pn.widgets.MultiChoice.from_param(
-                self.param.compare, name="Factors compared", sizing_mode="stretch_width"
+                self.param.compare, label="Factors compared", sizing_mode="stretch_width"
             ),
             sizing_mode="stretch_width",
         )
@@ -263,11 +263,13 @@ def factors_page(source: FrameSource, factor: str = DEFAULT_FACTOR) -> pn.Column
         choice.param.compare,
         choice.param.horizons,
     )
-    return pn.Column(
+    page = pn.Column(
         choice.widgets(),
         pn.panel(bound, loading_indicator=True, sizing_mode="stretch_width"),
         sizing_mode="stretch_width",
     )
+    page.choice, page.source = choice, source  # for notebooks and tests
+    return page
 
 
 def factors_view(
@@ -293,9 +295,8 @@ def factors_view(
 
     if df is None:
         controls = DataControls()
-        return pn.Column(
-            controls.widgets(horizontal=True),
-            factors_page(controls, factor),
-            sizing_mode="stretch_width",
-        )
+        page = factors_page(controls, factor)
+        out = pn.Column(controls.widgets(horizontal=True), page, sizing_mode="stretch_width")
+        out.choice, out.source = page.choice, controls
+        return out
     return factors_page(FrameSource.from_frame(df, interval=interval), factor)

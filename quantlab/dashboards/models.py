@@ -51,19 +51,19 @@ class ModelChoice(param.Parameterized):
         return pn.Row(
             pn.Column(
                 "**IMM regimes**",
-                pn.widgets.FloatInput.from_param(p.calm_vol, name="Calm vol (% / h)", step=0.1),
+                pn.widgets.FloatInput.from_param(p.calm_vol, label="Calm vol (% / h)", step=0.1),
                 pn.widgets.FloatInput.from_param(
-                    p.turbulent_vol, name="Turbulent vol (% / h)", step=0.5
+                    p.turbulent_vol, label="Turbulent vol (% / h)", step=0.5
                 ),
-                pn.widgets.FloatInput.from_param(p.stay, name="P(stay) per bar", step=0.01),
+                pn.widgets.FloatInput.from_param(p.stay, label="P(stay) per bar", step=0.01),
                 width=260,
             ),
             pn.Column(
                 "**Conformal intervals**",
-                pn.widgets.FloatInput.from_param(p.alpha, name="alpha (miscoverage)", step=0.05),
-                pn.widgets.Select.from_param(p.method, name="Method"),
-                pn.widgets.FloatInput.from_param(p.gamma, name="ACI gamma", step=0.005),
-                pn.widgets.IntInput.from_param(p.window, name="Coverage window (bars)"),
+                pn.widgets.FloatInput.from_param(p.alpha, label="alpha (miscoverage)", step=0.05),
+                pn.widgets.Select.from_param(p.method, label="Method"),
+                pn.widgets.FloatInput.from_param(p.gamma, label="ACI gamma", step=0.005),
+                pn.widgets.IntInput.from_param(p.window, label="Coverage window (bars)"),
                 width=260,
             ),
             sizing_mode="stretch_width",
@@ -191,11 +191,13 @@ def models_page(source: FrameSource) -> pn.Column:
         source.param.error,
         *[choice.param[p] for p in ModelChoice.param if p != "name"],
     )
-    return pn.Column(
+    page = pn.Column(
         choice.widgets(),
         pn.panel(bound, loading_indicator=True, sizing_mode="stretch_width"),
         sizing_mode="stretch_width",
     )
+    page.choice, page.source = choice, source  # for notebooks and tests
+    return page
 
 
 def models_view(df: pd.DataFrame | None = None, interval: str | None = None) -> pn.Column:
@@ -215,7 +217,8 @@ def models_view(df: pd.DataFrame | None = None, interval: str | None = None) -> 
     """
     if df is None:
         controls = DataControls()
-        return pn.Column(
-            controls.widgets(horizontal=True), models_page(controls), sizing_mode="stretch_width"
-        )
+        page = models_page(controls)
+        out = pn.Column(controls.widgets(horizontal=True), page, sizing_mode="stretch_width")
+        out.choice, out.source = page.choice, controls
+        return out
     return models_page(FrameSource.from_frame(df, interval=interval))

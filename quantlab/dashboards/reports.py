@@ -129,7 +129,7 @@ def reports_view(root: PathLikeStr = "reports", *, link_prefix: str | None = Non
         to each notebook's HTML report).
     """
     root = Path(root)
-    refresh = pn.widgets.Button(name="Refresh", button_type="primary", width=100)
+    refresh = pn.widgets.Button(label="Refresh", color="primary", width=100)
     listing = pn.Column(_listing(root, link_prefix), sizing_mode="stretch_width")
 
     def _refresh(_event: Any = None) -> None:
