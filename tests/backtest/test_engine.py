@@ -508,3 +508,21 @@ def test_bad_input_raises_quantlab_errors():
         ql.backtest.run(bad, s)
     with pytest.raises(DataError, match="target"):
         ql.backtest.run(df, scripted([np.nan] * 50))
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_engine_prefix_property(fill):
+    # the whole backtest is causal: running on df[:t] reproduces the full run up to t
+    df = random_bars(300, seed=13)
+    s = ql.backtest.ma_cross(
+        fast=4, slow=15, direction="both", **{k: FULL[k] for k in ("stops", "limits")}
+    )
+    costs = ql.backtest.Costs(taker_fee=0.0005, slippage_bps=1.0)
+    full = ql.backtest.run(df, s, costs=costs, fill=fill)
+    for t in (60, 151, 299):
+        part = ql.backtest.run(df.iloc[:t], s, costs=costs, fill=fill)
+        np.testing.assert_array_equal(part.equity.to_numpy(), full.equity.to_numpy()[:t])
+        closed = part.trades[~part.trades["is_open"]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            closed, full.trades.iloc[: len(closed)].reset_index(drop=True)
+        )

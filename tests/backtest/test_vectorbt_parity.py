@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import fixtures_path
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import quantlab as ql
 
@@ -216,3 +218,25 @@ def test_real_candles_exercise_stops():
         )
         n_stops += int((res.trades["exit_reason"] == "stop").sum())
     assert n_stops >= 5
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    fast=st.integers(2, 12),
+    gap=st.integers(2, 30),
+    stop=st.one_of(st.none(), st.floats(0.002, 0.05)),
+    fee=st.sampled_from([0.0, 0.0002, 0.001, 0.003]),
+)
+def test_parity_property(seed, fast, gap, stop, fee):
+    df = walk(400, seed)
+    slow = fast + gap
+    res = ql.backtest.run(
+        df,
+        ql.backtest.ma_cross(fast=fast, slow=slow, stop_loss=stop),
+        costs=fee,
+        fill="close",
+        init_cash=INIT_CASH,
+    )
+    pf = vbt_run(df, fast, slow, fee, sl_stop=np.nan if stop is None else stop)
+    assert_parity(res, pf)

@@ -65,7 +65,9 @@ def test_regime_scale():
 def test_kernel_and_api_agree():
     # the engine calls the kernel, the live runner the wrapper: same numbers
     assert k.kelly_fraction_nb(0.6, 2.0, 0.5, 0.01, 0.05) == ql.risk.kelly_fraction(0.6, 2.0)
-    assert k.kelly_fraction_nb.py_func(0.6, 2.0, 0.5, 0.01, 0.05) == ql.risk.kelly_fraction(0.6, 2.0)
+    assert k.kelly_fraction_nb.py_func(0.6, 2.0, 0.5, 0.01, 0.05) == ql.risk.kelly_fraction(
+        0.6, 2.0
+    )
     assert k.regime_scale_nb.py_func(0.5, 0.6, 0.2) == ql.risk.regime_scale(0.5, 0.6, floor=0.2)
 
 
