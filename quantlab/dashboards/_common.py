@@ -135,6 +135,7 @@ class FrameSource(param.Parameterized):
     label = param.String(default="", doc="what the frame is, e.g. 'synthetic BTC 1h'")
     bar_interval = param.String(default=None, allow_None=True, doc="bar interval")
     raw = param.Parameter(default=None, doc="the user's frame when it failed validation")
+    origin = param.Dict(default={}, doc="ql.data.load arguments of the frame, if known")
 
     @classmethod
     def from_frame(cls, df: Any, label: str = "", interval: str | None = None) -> FrameSource:
@@ -214,8 +215,16 @@ class DataControls(FrameSource):
                 bar_interval=self.interval,
             )
             return
+        origin = {"source": self.source, "symbol": symbol, "interval": self.interval}
+        if self.source == "synthetic":
+            origin["seed"] = self.seed
         self.param.update(
-            frame=df, error="", warnings=list(messages), label=label, bar_interval=self.interval
+            frame=df,
+            error="",
+            warnings=list(messages),
+            label=label,
+            bar_interval=self.interval,
+            origin=origin,
         )
 
     def _check(self) -> str:

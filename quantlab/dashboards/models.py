@@ -1,11 +1,13 @@
 """Models page: IMM regime probabilities over price; conformal intervals and coverage.
 
-Regimes: ``ql.models`` :class:`~quantlab.models.imm.IMM` over two local-level Kalman
-filters of the one-bar log return, a calm one and a turbulent one, whose noise levels are
-set (per hour, scaled to the bar) by the inputs; the chain stays in a regime with the
-chosen probability per bar. Intervals: ``ql.models`` :func:`conformal_interval` around the
-random-walk forecast of the next close (the last close), scored by the absolute error,
-with :func:`rolling_coverage` against the target.
+Regimes: the calm/turbulent IMM of :mod:`quantlab.models.evaluation`, either fitted by
+maximum likelihood (:func:`~quantlab.models.evaluation.fit_calm_turbulent`) or with the
+volatilities and persistence typed in (:func:`~quantlab.models.evaluation.calm_turbulent_imm`);
+on the synthetic market the page also scores them against the simulator's true turbulent
+regime (:func:`~quantlab.models.evaluation.regime_report`). Intervals: the adaptive
+conformal interval of each bar's log return around a Kalman forecast
+(:func:`quantlab.models.factors.return_interval`) and its rolling coverage
+(:func:`quantlab.models.rolling_coverage`).
 """
 
 from __future__ import annotations
@@ -29,28 +31,32 @@ from quantlab.dashboards._common import (
     unavailable,
 )
 
-__all__ = ["ModelChoice", "models_page", "models_view", "regime_probabilities"]
+__all__ = ["REGIME_MODELS", "ModelChoice", "models_page", "models_view", "regime_probabilities"]
 
 REGIMES = ("calm", "turbulent")
+FITTED, MANUAL = "fitted (maximum likelihood)", "manual"
+REGIME_MODELS = (FITTED, MANUAL)
 
 
 class ModelChoice(param.Parameterized):
     """Inputs of the Models page."""
 
+    regime_model = param.Selector(default=FITTED, objects=list(REGIME_MODELS))
     calm_vol = param.Number(0.4, bounds=(1e-4, None), doc="calm volatility, % per hour")
     turbulent_vol = param.Number(2.5, bounds=(1e-4, None), doc="turbulent volatility, % per hour")
     stay = param.Number(0.98, bounds=(0.5, 0.9999), doc="probability of staying in a regime")
     alpha = param.Number(0.1, bounds=(0.005, 0.5), doc="target miscoverage of the intervals")
-    method = param.Selector(default="aci", objects=["split", "aci"], doc="conformal method")
-    gamma = param.Number(0.005, bounds=(0.0, 0.5), doc="ACI step size")
+    gamma = param.Number(0.005, bounds=(0.0, 0.5), doc="ACI step size (0: split conformal)")
+    calibration = param.Integer(500, bounds=(10, None), doc="bars of past scores calibrating")
     window = param.Integer(100, bounds=(5, None), doc="bars of the rolling coverage")
 
     def widgets(self) -> pn.viewable.Viewable:
-        """Return the inputs, regimes and intervals side by side."""
+        """Return the inputs of the regimes and of the intervals side by side."""
         p = self.param
         return pn.Row(
             pn.Column(
-                "**IMM regimes**",
+                "**IMM regimes (calm / turbulent)**",
+                pn.widgets.Select.from_param(p.regime_model, label="Regime model"),
                 pn.widgets.FloatInput.from_param(p.calm_vol, label="Calm vol (% / h)", step=0.1),
                 pn.widgets.FloatInput.from_param(
                     p.turbulent_vol, label="Turbulent vol (% / h)", step=0.5
@@ -59,10 +65,10 @@ class ModelChoice(param.Parameterized):
                 width=260,
             ),
             pn.Column(
-                "**Conformal intervals**",
+                "**Conformal intervals (log return)**",
                 pn.widgets.FloatInput.from_param(p.alpha, label="alpha (miscoverage)", step=0.05),
-                pn.widgets.Select.from_param(p.method, label="Method"),
                 pn.widgets.FloatInput.from_param(p.gamma, label="ACI gamma", step=0.005),
+                pn.widgets.IntInput.from_param(p.calibration, label="Calibration window (bars)"),
                 pn.widgets.IntInput.from_param(p.window, label="Coverage window (bars)"),
                 width=260,
             ),
@@ -80,74 +86,100 @@ def _bar_hours(df: pd.DataFrame, interval: str | None) -> float:
 
 
 @pn.cache(max_items=16)
+def _fitted(df: pd.DataFrame) -> Any:
+    from quantlab.models.evaluation import fit_calm_turbulent
+
+    return fit_calm_turbulent(df)
+
+
+@pn.cache(max_items=16)
 def regime_probabilities(
     df: pd.DataFrame, calm_vol: float, turbulent_vol: float, stay: float, bar_hours: float
 ) -> pd.DataFrame:
-    """Return the IMM's calm/turbulent probabilities of each bar (columns ``REGIMES``).
+    """Return P(calm), P(turbulent) of each bar from the calm/turbulent IMM with these inputs.
 
-    The observation is the one-bar log return; each regime is a local-level Kalman filter
-    whose level (the drift) barely moves and whose observation noise is the regime's
-    volatility, ``vol % per hour * sqrt(bar hours)``. The first bar has no return and
-    keeps the prior (uniform).
+    The IMM is :func:`quantlab.models.evaluation.calm_turbulent_imm` with one-bar return
+    variances ``(vol / 100)^2 * bar_hours`` and leave probability ``1 - stay``; it runs on
+    ``log(close / close[0])`` from bar 1, as :func:`~quantlab.models.evaluation.fit_calm_turbulent`
+    does; row 0 keeps the uniform prior. Causal: each row uses the bars up to it.
     """
-    from quantlab.models.imm import IMM
-    from quantlab.models.kalman import KalmanFilter
+    from quantlab.models.evaluation import calm_turbulent_imm, regime_frame
 
-    z = np.log(df["close"].to_numpy(dtype=np.float64))
-    z = np.concatenate([[np.nan], np.diff(z)])
-    filters = []
-    for vol in (calm_vol, turbulent_vol):
-        sigma = vol / 100.0 * math.sqrt(bar_hours)
-        filters.append(
-            KalmanFilter.local_level(
-                sigma2_level=(0.01 * sigma) ** 2, sigma2_obs=sigma**2, P0=sigma**2
-            )
+    variances = [(v / 100.0) ** 2 * bar_hours for v in (calm_vol, turbulent_vol)]
+    imm = calm_turbulent_imm(variances[0], variances[1], (1.0 - stay, 1.0 - stay))
+    logc = np.log(df["close"].to_numpy(dtype=np.float64))
+    mu = imm.filter(logc[1:] - logc[0]).mu
+    mu = np.vstack([np.full(2, 0.5), mu]) if len(df) else np.empty((0, 2))
+    return regime_frame(mu, df.index, REGIMES)
+
+
+def _pct_per_hour(variance: float, hours: float) -> float:
+    return 100.0 * math.sqrt(variance / hours)
+
+
+def _truth_table(df: pd.DataFrame, origin: dict[str, Any], mu: pd.DataFrame) -> Any:
+    from quantlab.models.evaluation import TURBULENT, regime_report, synthetic_truth
+
+    if origin.get("source") != "synthetic":
+        return None
+    opts = {k: v for k, v in origin.items() if k not in ("source", "symbol", "interval")}
+    truth = synthetic_truth(df, "synthetic", origin["symbol"], origin["interval"], **opts)
+    if truth is None:
+        return None
+    report = regime_report((truth == TURBULENT).astype(np.int64), mu)
+    return pn.Column(
+        "Recovery of the simulator's true turbulent regime (the model never sees it):",
+        pn.pane.DataFrame(report, name="regime_report", float_format="{:.3f}".format),
+    )
+
+
+def _regimes(source: FrameSource, df: pd.DataFrame, c: ModelChoice, hours: float) -> Any:
+    if feature("quantlab.models.evaluation", "calm_turbulent_imm") is None:
+        return unavailable("Regime probabilities", "quantlab.models.evaluation")
+    if c.regime_model == FITTED:
+        fit = _fitted(df)
+        mu = fit.mu
+        vols = [_pct_per_hour(v, hours) for v in fit.var]
+        what = (
+            f"fitted: calm {vols[0]:.2g} %/h, turbulent {vols[1]:.2g} %/h, "
+            f"P(stay) {1 - fit.leave[0]:.3f} / {1 - fit.leave[1]:.3f}"
         )
-    leave = 1.0 - stay
-    transition = [[stay, leave], [leave, stay]]
-    res = IMM(filters, transition).filter(z)
-    return pd.DataFrame(res.mu, index=df.index, columns=list(REGIMES))
-
-
-def _regimes(df: pd.DataFrame, label: str, c: ModelChoice, hours: float) -> Any:
-    if feature("quantlab.models.imm", "IMM") is None:
-        return unavailable("Regime probabilities", "quantlab.models.imm.IMM")
-    mu = regime_probabilities(df, c.calm_vol, c.turbulent_vol, c.stay, hours)
-    price = charts.price_figure(df, f"{label}: close", name="regime_price", height=260)
+    else:
+        mu = regime_probabilities(df, c.calm_vol, c.turbulent_vol, c.stay, hours)
+        what = f"calm {c.calm_vol:g} %/h, turbulent {c.turbulent_vol:g} %/h, P(stay) {c.stay:g}"
+    price = charts.price_figure(df, f"{source.label}: close", name="regime_price", height=260)
     probs = charts.stacked_area_figure(
-        mu,
-        f"IMM regime probabilities (calm {c.calm_vol:g} %/h, turbulent {c.turbulent_vol:g} %/h, "
-        f"P(stay) {c.stay:g})",
-        name="regimes",
-        x_range=price.x_range,
+        mu, f"IMM regime probabilities ({what})", name="regimes", x_range=price.x_range
     )
     share = (mu["turbulent"] > 0.5).mean()
-    return pn.Column(
+    parts: list[Any] = [
         "### Regimes",
         pn.pane.Bokeh(price, sizing_mode="stretch_width"),
         pn.pane.Bokeh(probs, sizing_mode="stretch_width"),
         pn.pane.Markdown(f"Turbulent (probability > 0.5) on {share:.1%} of the bars."),
-        sizing_mode="stretch_width",
-    )
+    ]
+    truth = guard(lambda: _truth_table(df, source.origin, mu), "true regimes")
+    if truth is not None:
+        parts.append(truth)
+    return pn.Column(*parts, sizing_mode="stretch_width")
 
 
 def _intervals(df: pd.DataFrame, c: ModelChoice) -> Any:
-    conformal = feature("quantlab.models.conformal")
-    if conformal is None or not hasattr(conformal, "conformal_interval"):
-        return unavailable("Conformal intervals", "quantlab.models.conformal")
-    close = df["close"]
-    forecast = close.shift(1).rename("forecast")
-    scores = (close - forecast).abs()
-    band = conformal.conformal_interval(
-        forecast, scores, alpha=c.alpha, method=c.method, gamma=c.gamma
-    )
-    cov = conformal.rolling_coverage(close, band["lower"], band["upper"], c.window)
-    total = conformal.coverage(close, band["lower"], band["upper"])
+    return_interval = feature("quantlab.models.factors", "return_interval")
+    if return_interval is None:
+        return unavailable("Conformal intervals", "quantlab.models.factors.return_interval")
+    from quantlab.models import coverage, rolling_coverage
+
+    ri = return_interval(df, alpha=c.alpha, gamma=c.gamma, window=c.calibration)
+    cov = rolling_coverage(ri["return"], ri["lower"], ri["upper"], c.window)
+    total = coverage(ri["return"], ri["lower"], ri["upper"])
+    kind = f"ACI, gamma {c.gamma:g}" if c.gamma > 0 else "split"
     band_fig = charts.band_figure(
-        close,
-        band["lower"],
-        band["upper"],
-        f"Next close: {1 - c.alpha:.0%} {c.method} conformal interval around the last close",
+        ri["return"],
+        ri["lower"],
+        ri["upper"],
+        f"One-bar log return: {1 - c.alpha:.0%} conformal interval ({kind}) "
+        "around the Kalman forecast",
         name="intervals",
     )
     target = pd.Series(1.0 - c.alpha, index=cov.index, name="target")
@@ -172,11 +204,11 @@ def _content(source: FrameSource, choice: ModelChoice) -> Any:
     df = frame_or_alert(source)
     if not isinstance(df, pd.DataFrame):
         return df
-    if len(df) < 3:
-        return note(f"{source.label}: {len(df)} bar(s); the models need at least 3.", "warning")
+    if len(df) < 10:
+        return note(f"{source.label}: {len(df)} bar(s); the models need at least 10.", "warning")
     hours = _bar_hours(df, source.bar_interval)
     return pn.Column(
-        guard(lambda: _regimes(df, source.label, choice, hours), "regimes"),
+        guard(lambda: _regimes(source, df, choice, hours), "regimes"),
         guard(lambda: _intervals(df, choice), "conformal intervals"),
         sizing_mode="stretch_width",
     )
@@ -206,7 +238,8 @@ def models_view(df: pd.DataFrame | None = None, interval: str | None = None) -> 
     Parameters
     ----------
     df : pd.DataFrame, optional
-        Bars; without it the view has its own data pickers (synthetic BTC by default).
+        Bars; without it the view has its own data pickers (synthetic BTC by default), and
+        on the synthetic market it scores the regimes against the simulator's truth.
     interval : str, optional
         Bar interval of ``df`` (inferred when omitted).
 

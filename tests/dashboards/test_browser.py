@@ -179,16 +179,20 @@ def test_factors_page_parameters_change_the_factor_chart(ui: Page) -> None:
 def test_models_page_regimes_and_intervals_follow_the_inputs(ui: Page) -> None:
     ui.open("models")
     regimes = ui.chart("regimes")
-    assert "P(stay) 0.98" in regimes["title"]
+    assert "(fitted: calm" in regimes["title"]
     assert ui.chart("regime_price")["width"] > 300
     intervals = ui.chart("intervals")
     assert intervals["height"] > 0 and ui.chart("coverage")["height"] > 0
+    ui.page.get_by_text("Recovery of the simulator's true turbulent regime").wait_for()
     ui.screenshot("models")
 
+    ui.page.get_by_label("Regime model", exact=True).select_option("manual")
+    title = ui.wait_title_change("regimes", regimes["title"])
+    assert "P(stay) 0.98)" in title
     ui.set_input("P(stay) per bar", "0.9")
-    assert "P(stay) 0.9)" in ui.wait_title_change("regimes", regimes["title"])
+    assert "P(stay) 0.9)" in ui.wait_title_change("regimes", title)
     ui.set_input("alpha (miscoverage)", "0.2")
-    assert ui.wait_title_change("intervals", intervals["title"]).startswith("Next close: 80%")
+    assert "80% conformal interval" in ui.wait_title_change("intervals", intervals["title"])
     ui.assert_no_console_errors()
 
 

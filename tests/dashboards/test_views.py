@@ -202,25 +202,44 @@ def test_models_view_regimes_recover_the_synthetic_turbulent_regime():
     assert figs["regimes"].x_range is figs["regime_price"].x_range
 
 
-def test_model_inputs_change_the_charts_and_match_the_conformal_functions(synth):
-    source = FrameSource.from_frame(synth, interval="1h")
-    page = models_page(source)
+def test_model_inputs_change_the_charts_and_match_the_model_functions(synth):
+    from quantlab.models import evaluation as ev
+    from quantlab.models.factors import return_interval
+
+    page = models_page(FrameSource.from_frame(synth, interval="1h"))
     choice = page.choice
     assert isinstance(choice, ModelChoice)
+    figs = figures(page)
+    assert "(fitted: calm" in figs["regimes"].title.text
+    shown = figs["regimes"].select_one({"name": "regimes_source"}).data["turbulent"]
+    fit = ev.fit_calm_turbulent(synth)
+    np.testing.assert_allclose(shown, fit.mu["turbulent"].to_numpy())
+
+    choice.regime_model = "manual"
+    assert "P(stay) 0.98)" in figures(page)["regimes"].title.text
     choice.stay = 0.9
     assert "P(stay) 0.9)" in figures(page)["regimes"].title.text
-    choice.param.update(alpha=0.2, method="split")
+    choice.param.update(alpha=0.2, gamma=0.0)
     figs = figures(page)
-    assert figs["intervals"].title.text.startswith("Next close: 80% split")
-    from quantlab.models.conformal import conformal_interval
-
-    close = synth["close"]
-    band = conformal_interval(close.shift(1), (close - close.shift(1)).abs(), alpha=0.2)
+    assert figs["intervals"].title.text.startswith(
+        "One-bar log return: 80% conformal interval (split)"
+    )
+    band = return_interval(synth, alpha=0.2, gamma=0.0, window=500)
     lower = figs["intervals"].select_one({"name": "intervals_source"}).data["lower"]
     finite = np.isfinite(band["lower"].to_numpy())
+    assert finite.sum() > 0.9 * len(synth)
     np.testing.assert_allclose(lower[finite], band["lower"].to_numpy()[finite])
     with pytest.raises(ValueError):
         choice.window = 0
+
+
+def test_models_page_scores_regimes_against_the_synthetic_truth(controls):
+    page = models_page(controls)
+    report = {p.name: p.object for p in page.select(pn.pane.DataFrame)}["regime_report"]
+    assert list(report.index) == ["calm", "turbulent", "all"]
+    assert report.loc["all", "recall"] > 0.8
+    controls.source = "store"  # not synthetic, no truth: the table goes, an alert comes
+    assert "regime_report" not in {p.name for p in page.select(pn.pane.DataFrame)}
 
 
 # ------------------------------------------------------------------------- backtest
