@@ -20,9 +20,54 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class FrozenConfig(BaseModel):
-    """Base of every quantlab config: frozen, and unknown keys are refused."""
+    """Base of every quantlab config: frozen, unknown keys refused, errors as ConfigError.
+
+    Constructing one directly (``Sizing(fraction=2)``) raises :class:`ConfigError` naming
+    the dotted field path and the rule, never a bare pydantic ``ValidationError``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, type(self).__name__)) from None
+
+    # Tell pydantic this __init__ adds nothing to validation, so nested configs are
+    # validated in one pass and errors keep their full location (``sizing.fraction``).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Any:
+        """Build the config from a mapping (e.g. parsed YAML); unknown keys are errors."""
+        if data is None:
+            return cls()
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+        return cls(**data)
+
+
+def check_range(
+    name: str,
+    value: float,
+    low: float = float("-inf"),
+    high: float = float("inf"),
+    *,
+    low_open: bool = False,
+) -> float:
+    """Return ``value`` as float, or raise ConfigError naming ``name`` and the range."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    below = v <= low if low_open else v < low
+    if v != v or below or v > high:
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"{name}: must lie in {bracket}{low}, {high}], got {value!r}")
+    return v
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,13 +100,16 @@ def read_yaml(path: PathLikeStr) -> dict[str, Any]:
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn a pydantic error into one line per field: ``source: a.b: rule (got x)``."""
+    """Turn a pydantic error into one part per field: ``source.a.b: rule (got x)``."""
     lines = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in err["loc"])
+        where = f"{source}.{loc}" if loc else source
         rule = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
-        lines.append(f"{source}: {where}: {rule}{got}")
+        got = (
+            f" (got {err['input']!r})" if err["type"] not in ("missing", "extra_forbidden") else ""
+        )
+        lines.append(f"{where}: {rule}{got}")
     return "; ".join(lines)
 
 

@@ -30,7 +30,7 @@ def test_merge_chain_overrides_in_order(tmp_path):
 def test_unknown_key_is_an_error_with_its_path(tmp_path):
     path = tmp_path / "symbol.yaml"
     path.write_text("costs:\n  feee: 0.1\n")
-    with pytest.raises(ql.ConfigError, match=r"symbol.yaml: costs.feee: unknown key"):
+    with pytest.raises(ql.ConfigError, match=r"symbol.yaml.costs.feee: unknown key"):
         build(Settings, {}, path)
 
 

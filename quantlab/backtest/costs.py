@@ -11,8 +11,8 @@ import pandas as pd
 from pydantic import Field
 
 from quantlab._typing import FloatArray
+from quantlab.config import FrozenConfig
 from quantlab.errors import ConfigError
-from quantlab.risk._config import FrozenConfig
 
 
 class Costs(FrozenConfig):

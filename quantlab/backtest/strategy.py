@@ -30,11 +30,12 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from quantlab._typing import FloatArray
+from quantlab.config import FrozenConfig
 from quantlab.errors import ConfigError
 from quantlab.kernels import rolling as _roll
 from quantlab.kernels import strategy_signals as _sig
+from quantlab.kernels import ta as _ta
 from quantlab.risk import Breaker, Edge, Limits, Sizing, Stops
-from quantlab.risk._config import FrozenConfig
 
 __all__ = [
     "STRATEGIES",
@@ -102,7 +103,7 @@ class StrategyBase(FrozenConfig):
         """Return Wilder's ATR for the ATR stop (NaN when the stop is off)."""
         if self.stops.atr_mult is None:
             return np.full(len(df), np.nan)
-        return _sig.atr_wilder_nb(
+        return _ta.atr_nb(
             _column(df, "high"), _column(df, "low"), _column(df, "close"), self.stops.atr_window
         )
 
@@ -185,7 +186,7 @@ class MeanReversion(StrategyBase):
         close = _column(df, "close")
         mid = _roll.rolling_mean_nb(close, self.window)
         sd = _roll.rolling_std_nb(close, self.window, 0)
-        rsi = _sig.rsi_wilder_nb(close, self.rsi_window)
+        rsi = _ta.rsi_nb(close, self.rsi_window)
         return _sig.mean_reversion_target_nb(
             close,
             mid,
@@ -226,10 +227,9 @@ class DonchianBreakout(StrategyBase):
 class FactorComposite(StrategyBase):
     """Trade a composite factor score with entry/exit thresholds (hysteresis).
 
-    Extension point: the score comes from ``ql.factors.compose(df, **composition)``, which
-    must return a causal ``pd.Series`` on ``df.index`` (Primary, Confirmation, Filter and
-    Observer roles are the composer's business). Until ``compose`` exists this strategy
-    raises :class:`ConfigError` when asked for its target.
+    The score is ``ql.factors.compose(df, composition).signal``: a causal signal in
+    [-1, 1] built from factors by role (Primary, Confirmation, Filter, Observer);
+    ``composition`` is a compose spec mapping (``{"factors": [...]}``).
     """
 
     kind: Literal["factor_composite"] = "factor_composite"
@@ -249,16 +249,10 @@ class FactorComposite(StrategyBase):
         return self.warmup_bars
 
     def score(self, df: pd.DataFrame) -> pd.Series:
-        """Return the composite score from ``ql.factors.compose``."""
-        import quantlab.factors as factors
+        """Return the composite signal in [-1, 1] from :func:`quantlab.factors.compose`."""
+        from quantlab.factors.compose import compose
 
-        compose = getattr(factors, "compose", None)
-        if compose is None:
-            raise ConfigError(
-                "factor_composite: quantlab.factors.compose is not available yet; "
-                "subclass FactorComposite and override score() meanwhile"
-            )
-        return compose(df, **self.composition)
+        return compose(df, self.composition).signal
 
     def _target(self, df: pd.DataFrame) -> FloatArray:
         score = np.asarray(self.score(df), dtype=np.float64)

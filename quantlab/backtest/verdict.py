@@ -37,8 +37,8 @@ from quantlab.backtest.overfitting import deflated_sharpe, pbo
 from quantlab.backtest.stats import periods_per_year
 from quantlab.backtest.strategy import StrategyBase, load_strategy
 from quantlab.backtest.validation import candidate_returns, walk_forward
+from quantlab.config import FrozenConfig
 from quantlab.errors import ConfigError, DataError
-from quantlab.risk._config import FrozenConfig
 
 __all__ = [
     "SCHEMA",

@@ -2,8 +2,7 @@
 
 Pure numba, 1-D float64 arrays in and out. Every output at ``t`` uses inputs at indices
 ``<= t`` only (the prefix test). The indicators here are the few the built-in strategies
-need beyond :mod:`quantlab.kernels.rolling`: Wilder's RSI and ATR (TA-Lib's seeding) and
-the position state machines that turn indicators into a target direction in
+need: the position state machines that turn indicators into a target direction in
 ``{-1, 0, +1}`` (0 during warm-up).
 """
 
@@ -11,71 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-
-@njit(cache=True)
-def rsi_wilder_nb(close, window):
-    """Return Wilder's RSI; the first ``window`` values are NaN.
-
-    Oracle: ``talib.RSI(close, timeperiod=window)``: the first average gain/loss is the
-    simple mean of the first ``window`` changes, then Wilder smoothing
-    :math:`a_t = a_{t-1} + (g_t - a_{t-1}) / n`; ``RSI = 100 a^+ / (a^+ + a^-)``
-    (0 when both averages are 0, as TA-Lib).
-    """
-    n = close.shape[0]
-    out = np.full(n, np.nan)
-    if n <= window:
-        return out
-    up = 0.0
-    dn = 0.0
-    for t in range(1, window + 1):
-        d = close[t] - close[t - 1]
-        if d > 0:
-            up += d
-        else:
-            dn -= d
-    up /= window
-    dn /= window
-    s = up + dn
-    out[window] = 100.0 * up / s if s > 0 else 0.0
-    for t in range(window + 1, n):
-        d = close[t] - close[t - 1]
-        g = d if d > 0 else 0.0
-        ls = -d if d < 0 else 0.0
-        up = up + (g - up) / window
-        dn = dn + (ls - dn) / window
-        s = up + dn
-        out[t] = 100.0 * up / s if s > 0 else 0.0
-    return out
-
-
-@njit(cache=True)
-def atr_wilder_nb(high, low, close, window):
-    """Return Wilder's average true range; the first ``window`` values are NaN.
-
-    Oracle: ``talib.ATR(high, low, close, timeperiod=window)``: the first value (at
-    ``t = window``) is the mean of the true ranges of bars ``1 .. window``, then
-    :math:`ATR_t = ATR_{t-1} + (TR_t - ATR_{t-1}) / n`.
-    """
-    n = close.shape[0]
-    out = np.full(n, np.nan)
-    if n <= window:
-        return out
-    a = 0.0
-    for t in range(1, window + 1):
-        pc = close[t - 1]
-        hi = high[t] if high[t] > pc else pc
-        lo = low[t] if low[t] < pc else pc
-        a += hi - lo
-    a /= window
-    out[window] = a
-    for t in range(window + 1, n):
-        pc = close[t - 1]
-        hi = high[t] if high[t] > pc else pc
-        lo = low[t] if low[t] < pc else pc
-        a = a + ((hi - lo) - a) / window
-        out[t] = a
-    return out
 
 
 @njit(cache=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from quantlab.config import FrozenConfig, check_range
 from quantlab.kernels import risk as _k
-from quantlab.risk._config import FrozenConfig, check_range
 
 __all__ = ["Breaker", "breaker_tripped", "losing_streak_probability"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from quantlab.config import FrozenConfig, check_range
 from quantlab.kernels import risk as _k
-from quantlab.risk._config import FrozenConfig, check_range
 
 __all__ = ["Limits", "cap_exposure", "daily_loss_breached", "drawdown_kill", "in_cooldown"]
 

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from quantlab.config import FrozenConfig, check_range
 from quantlab.kernels import risk as _k
-from quantlab.risk._config import FrozenConfig, check_range
 
 __all__ = [
     "Edge",

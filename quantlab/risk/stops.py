@@ -11,9 +11,9 @@ import math
 
 from pydantic import Field, model_validator
 
+from quantlab.config import FrozenConfig, check_range
 from quantlab.errors import ConfigError
 from quantlab.kernels import risk as _k
-from quantlab.risk._config import FrozenConfig, check_range
 
 __all__ = [
     "Stops",

@@ -14,6 +14,7 @@ from quantlab.backtest import StrategyBase
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels import backtest as kbt
 from quantlab.kernels import strategy_signals as sig
+from quantlab.kernels import ta
 
 
 class Scripted(StrategyBase):
@@ -164,7 +165,7 @@ def test_atr_stop_takes_the_tighter_level():
         high=[101, 102, 100, 101, 100, 100, 100],
         low=[99, 100, 98, 99, 100, 100, 96],
     )
-    atr = sig.atr_wilder_nb(df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy(), 3)
+    atr = ta.atr_nb(df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy(), 3)
     s = scripted([0, 0, 0, 1, 1, 1, 1], stops={"atr_mult": 1.0, "atr_window": 3, "stop_loss": 0.1})
     t = ql.backtest.run(df, s, fill="close", init_cash=1000.0).trades.iloc[0]
     assert t["exit_reason"] == "stop" and t["exit_idx"] == 6
@@ -439,11 +440,9 @@ def test_signal_kernels_match_talib_and_pandas():
     talib = pytest.importorskip("talib")
     df = random_bars(300, seed=12)
     h, lo, c = (df[k].to_numpy() for k in ("high", "low", "close"))
+    np.testing.assert_allclose(ta.rsi_nb(c, 14), talib.RSI(c, 14), rtol=1e-10, equal_nan=True)
     np.testing.assert_allclose(
-        sig.rsi_wilder_nb(c, 14), talib.RSI(c, 14), rtol=1e-10, equal_nan=True
-    )
-    np.testing.assert_allclose(
-        sig.atr_wilder_nb(h, lo, c, 14), talib.ATR(h, lo, c, 14), rtol=1e-10, equal_nan=True
+        ta.atr_nb(h, lo, c, 14), talib.ATR(h, lo, c, 14), rtol=1e-10, equal_nan=True
     )
     # ma cross state from pandas crosses
     close = df["close"]
@@ -485,10 +484,26 @@ def test_strategy_configs(tmp_path):
         ql.backtest.load_strategy(path)
     with pytest.raises(ConfigError, match="unknown kind"):
         ql.backtest.load_strategy({"kind": "martingale"})
-    comp = ql.backtest.factor_composite({"primary": ["rsi"]}, entry=0.5)
-    if not hasattr(ql.factors, "compose"):
-        with pytest.raises(ConfigError, match="compose"):
-            comp.target(random_bars(50))
+
+
+def test_factor_composite_trades_the_composed_signal():
+    spec = {
+        "factors": [
+            {"name": "momentum_z", "role": "primary", "params": {"window": 12, "vol_window": 48}},
+            {"name": "rsi", "role": "primary", "normalize": {"method": "zscore", "window": 48}},
+        ]
+    }
+    comp = ql.backtest.factor_composite(spec, entry=0.3, exit=0.05)
+    df = random_bars(400, seed=5)
+    signal = ql.factors.compose(df, spec).signal.to_numpy()
+    expected = sig.threshold_target_nb(signal, 0.3, 0.05, True, False)
+    target = comp.target(df)
+    np.testing.assert_array_equal(target.to_numpy(), expected)
+    assert (target != 0).any()
+    for t in (60, 200, 333):
+        pd.testing.assert_series_equal(comp.target(df.iloc[:t]), target.iloc[:t])
+    with pytest.raises(ConfigError, match="unknown"):
+        comp.model_copy(update={"composition": {"factors": [{"nam": "rsi"}]}}).target(df)
 
 
 def test_bad_input_raises_quantlab_errors():
