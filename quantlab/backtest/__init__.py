@@ -11,8 +11,20 @@ The per-bar logic lives in :func:`quantlab.kernels.backtest.backtest_step_nb`;
 
 from __future__ import annotations
 
+from quantlab.backtest import attribution, overfitting, validation, verdict
+from quantlab.backtest.attribution import Attribution, attribute_backtest, attribute_pnl
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import build_inputs, build_params, run
+from quantlab.backtest.overfitting import (
+    DeflatedSharpe,
+    PBOResult,
+    deflated_sharpe,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    pbo,
+    probabilistic_sharpe_ratio,
+    sharpe_moments,
+)
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import STAT_NAMES, compute_stats, periods_per_year
 from quantlab.backtest.strategy import (
@@ -31,30 +43,89 @@ from quantlab.backtest.strategy import (
     mean_reversion,
     register_strategy,
 )
+from quantlab.backtest.validation import (
+    Split,
+    WalkForwardResult,
+    candidate_returns,
+    expand_grid,
+    holdout,
+    holdout_split,
+    purged_kfold_splits,
+    scale_costs,
+    stress,
+    walk_forward,
+    walk_forward_splits,
+)
+from quantlab.backtest.verdict import (
+    GateConfig,
+    canonical_json,
+    evaluate_gates,
+    make_verdict,
+    read_verdict,
+    run_validation,
+    strategy_config,
+    strategy_hash,
+    write_verdict,
+)
 
 __all__ = [
     "STAT_NAMES",
     "STRATEGIES",
     "TRADE_COLUMNS",
+    "Attribution",
     "BacktestResult",
     "Costs",
+    "DeflatedSharpe",
     "DonchianBreakout",
     "EMATrend",
     "FactorComposite",
+    "GateConfig",
     "MACross",
     "MeanReversion",
+    "PBOResult",
+    "Split",
     "StrategyBase",
+    "WalkForwardResult",
+    "attribute_backtest",
+    "attribute_pnl",
+    "attribution",
     "build_inputs",
     "build_params",
+    "candidate_returns",
+    "canonical_json",
     "compute_stats",
+    "deflated_sharpe",
+    "deflated_sharpe_ratio",
     "donchian_breakout",
     "ema_trend",
+    "evaluate_gates",
+    "expand_grid",
+    "expected_max_sharpe",
     "factor_composite",
+    "holdout",
+    "holdout_split",
     "load_strategy",
     "ma_cross",
     "make_costs",
+    "make_verdict",
     "mean_reversion",
+    "overfitting",
+    "pbo",
     "periods_per_year",
+    "probabilistic_sharpe_ratio",
+    "purged_kfold_splits",
+    "read_verdict",
     "register_strategy",
     "run",
+    "run_validation",
+    "scale_costs",
+    "sharpe_moments",
+    "strategy_config",
+    "strategy_hash",
+    "stress",
+    "validation",
+    "verdict",
+    "walk_forward",
+    "walk_forward_splits",
+    "write_verdict",
 ]
