@@ -36,9 +36,11 @@ __all__ = [
     "TURBULENT",
     "TwoRegimeFit",
     "calm_turbulent_imm",
+    "calm_turbulent_truth",
     "fit_calm_turbulent",
     "large_move_times",
     "regime_frame",
+    "regime_names",
     "regime_observations",
     "regime_report",
     "synthetic_regime_imm",
@@ -363,6 +365,22 @@ def synthetic_truth(
             f"interval={interval!r}, options={options!r} (close or index differ)"
         )
     return market.regimes[symbol].rename("regime")
+
+
+def regime_names(truth: pd.Series | None, index: pd.Index) -> pd.Series:
+    """Return the true regime names on ``index`` (for grouping), ``"unknown"`` without truth."""
+    if truth is None:
+        return pd.Series("unknown", index=index, name="regime")
+    codes = np.asarray(truth, dtype=np.int64)
+    cat = pd.Categorical.from_codes(codes, categories=list(REGIME_NAMES))
+    return pd.Series(cat, index=index, name="regime")
+
+
+def calm_turbulent_truth(truth: pd.Series | None) -> pd.Series | None:
+    """Return 1 where the true regime is turbulent and 0 elsewhere (None stays None)."""
+    if truth is None:
+        return None
+    return (truth == TURBULENT).astype(np.int64).rename("turbulent")
 
 
 def regime_report(truth: pd.Series | None, mu: pd.DataFrame) -> pd.DataFrame:
