@@ -120,3 +120,37 @@ def test_truth_guards_against_other_bars():
         ev.synthetic_truth(df, "synthetic", symbol="BTC", interval="1h", seed=1)
     with pytest.raises(DataError, match="trades"):
         ev.regime_observations(df.drop(columns="trades"))
+
+
+def test_evaluation_helpers_and_figures():
+    from matplotlib.figure import Figure
+
+    from quantlab.models import plots
+
+    df, labels = _market(0)
+    times, T = ev.large_move_times(df, 0.9)
+    absr = np.abs(np.diff(np.log(df["close"].to_numpy())))
+    assert len(times) == int((absr > np.quantile(absr, 0.9)).sum())
+    assert len(df) == T and np.all(np.diff(times) > 0) and times[-1] <= T
+    # the naive forecaster scored by hand: QLIKE = mean(log s2 + r2 / s2)
+    vols = ql.factors.compute_many(df, ["garch_vol", "realized_vol"])
+    scores = ev.volatility_forecast_scores(vols, df["close"])
+    r_next = np.log(df["close"]).diff().shift(-1)
+    ok = vols.notna().all(axis=1) & r_next.notna()
+    s2, r2 = vols.loc[ok, "realized_vol"] ** 2, r_next[ok] ** 2
+    assert scores.loc["realized_vol", "qlike"] == pytest.approx(np.mean(np.log(s2) + r2 / s2))
+    assert scores.loc["garch_vol", "n"] == ok.sum()
+    mu = ev.regime_frame(
+        ev.synthetic_regime_imm().filter(ev.regime_observations(df)).mu, df.index, ev.REGIME_NAMES
+    )
+    truth = ev.synthetic_truth(df, "synthetic", symbol="BTC", interval="1h", seed=0)
+    for fig in (
+        plots.plot_regimes(df["close"], mu, truth),
+        plots.plot_regimes(df["close"], mu, None),
+        plots.plot_kalman_states(df["close"], vols),
+        plots.plot_volatility(vols),
+        plots.plot_weights(mu),
+    ):
+        assert isinstance(fig, Figure)
+    assert ev.calm_turbulent_truth(truth).sum() == int((labels == ev.TURBULENT).sum())
+    assert ev.regime_names(None, df.index).eq("unknown").all()
