@@ -36,7 +36,7 @@ def _builders(root: PathLikeStr, link_prefix: str | None) -> dict[str, Callable[
         "data": data_page,
         "factors": factors_page,
         "models": models_page,
-        "backtest": backtest_page,
+        "backtest": lambda source: backtest_page(source, reports_root=root),
         "reports": lambda _source: reports_view(root, link_prefix=link_prefix),
     }
 

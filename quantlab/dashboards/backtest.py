@@ -38,6 +38,7 @@ __all__ = [
     "backtest_view",
     "load_sweep",
     "parse_values",
+    "stored_sweeps",
     "sweep_heatmap_table",
     "sweep_rows",
 ]
@@ -165,6 +166,22 @@ def sweep_heatmap_table(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.
                 f"sweep table: no column {col!r}; it has {', '.join(map(str, table.columns))}"
             )
     return table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean")
+
+
+SWEEP_PATTERNS = ("sweep*.parquet", "sweep*.csv", "sweep*.json")
+
+
+def stored_sweeps(root: str | Path = "reports") -> list[Path]:
+    """Return the sweep tables stored under ``root`` (``sweep*.parquet/csv/json``), newest first.
+
+    The sweep notebook writes its table into its run folder
+    (``reports/<date>/<run-id>/sweep.parquet``); any folder depth is searched.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    found = {p for pattern in SWEEP_PATTERNS for p in base.rglob(pattern) if p.is_file()}
+    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)), reverse=True)
 
 
 def load_sweep(path: str | Path) -> pd.DataFrame:
@@ -304,7 +321,9 @@ def _run_section(df: pd.DataFrame, label: str, choice: BacktestChoice) -> Any:
 class SweepPanel:
     """Sweep inputs, the on-demand run with its progress bar, and the heatmap."""
 
-    def __init__(self, source: FrameSource, choice: BacktestChoice) -> None:
+    def __init__(
+        self, source: FrameSource, choice: BacktestChoice, reports_root: str | Path = "reports"
+    ) -> None:
         from quantlab.backtest import STAT_NAMES
 
         self.source, self.choice = source, choice
@@ -323,6 +342,7 @@ class SweepPanel:
         self.path = pn.widgets.TextInput(
             label="Stored sweep (.parquet/.csv/.json)",
             placeholder="reports/<date>/<run>/sweep.parquet",
+            value=str(next(iter(stored_sweeps(reports_root)), "")),
             width=360,
         )
         self.load_button = pn.widgets.Button(label="Load stored sweep", width=160)
@@ -469,12 +489,19 @@ def _content(source: FrameSource, choice: BacktestChoice) -> Any:
     return guard(lambda: _run_section(df, source.label, choice), "backtest")
 
 
-def backtest_page(source: FrameSource, strategy: str = DEFAULT_STRATEGY) -> pn.viewable.Viewable:
-    """Return the Backtest and sweep page over ``source``."""
+def backtest_page(
+    source: FrameSource,
+    strategy: str = DEFAULT_STRATEGY,
+    reports_root: str | Path = "reports",
+) -> pn.viewable.Viewable:
+    """Return the Backtest and sweep page over ``source``.
+
+    The stored-sweep input starts at the newest ``sweep*`` table under ``reports_root``.
+    """
     if feature("quantlab.backtest", "run") is None:
         return unavailable("Backtest and sweep", "quantlab.backtest.run")
     choice = BacktestChoice(strategy=strategy)
-    sweep = SweepPanel(source, choice)
+    sweep = SweepPanel(source, choice, reports_root)
     bound = pn.bind(
         lambda *_: _content(source, choice),
         source.param.frame,

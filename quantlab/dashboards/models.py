@@ -118,7 +118,7 @@ def _pct_per_hour(variance: float, hours: float) -> float:
 
 
 def _truth_table(df: pd.DataFrame, origin: dict[str, Any], mu: pd.DataFrame) -> Any:
-    from quantlab.models.evaluation import TURBULENT, regime_report, synthetic_truth
+    from quantlab.models.evaluation import calm_turbulent_truth, regime_report, synthetic_truth
 
     if origin.get("source") != "synthetic":
         return None
@@ -126,7 +126,7 @@ def _truth_table(df: pd.DataFrame, origin: dict[str, Any], mu: pd.DataFrame) -> 
     truth = synthetic_truth(df, "synthetic", origin["symbol"], origin["interval"], **opts)
     if truth is None:
         return None
-    report = regime_report((truth == TURBULENT).astype(np.int64), mu)
+    report = regime_report(calm_turbulent_truth(truth), mu)
     return pn.Column(
         "Recovery of the simulator's true turbulent regime (the model never sees it):",
         pn.pane.DataFrame(report, name="regime_report", float_format="{:.3f}".format),
@@ -171,6 +171,9 @@ def _intervals(df: pd.DataFrame, c: ModelChoice) -> Any:
     from quantlab.models import coverage, rolling_coverage
 
     ri = return_interval(df, alpha=c.alpha, gamma=c.gamma, window=c.calibration)
+    ri = ri[ri["threshold"] < np.inf]  # before enough scores the interval is the whole line
+    if ri.empty:
+        return note("Too few bars for a finite conformal interval at this alpha.", "warning")
     cov = rolling_coverage(ri["return"], ri["lower"], ri["upper"], c.window)
     total = coverage(ri["return"], ri["lower"], ri["upper"])
     kind = f"ACI, gamma {c.gamma:g}" if c.gamma > 0 else "split"

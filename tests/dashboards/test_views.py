@@ -225,10 +225,14 @@ def test_model_inputs_change_the_charts_and_match_the_model_functions(synth):
         "One-bar log return: 80% conformal interval (split)"
     )
     band = return_interval(synth, alpha=0.2, gamma=0.0, window=500)
-    lower = figs["intervals"].select_one({"name": "intervals_source"}).data["lower"]
-    finite = np.isfinite(band["lower"].to_numpy())
-    assert finite.sum() > 0.9 * len(synth)
-    np.testing.assert_allclose(lower[finite], band["lower"].to_numpy()[finite])
+    band = band[band["threshold"] < np.inf]
+    assert len(band) > 0.9 * len(synth)
+    data = figs["intervals"].select_one({"name": "intervals_source"}).data
+    assert len(data["lower"]) == len(band)
+    np.testing.assert_allclose(data["lower"], band["lower"].to_numpy())
+    cov = figs["coverage"].select_one({"name": "coverage_source"}).data["rolling coverage"]
+    expected = ql.models.rolling_coverage(band["return"], band["lower"], band["upper"], 100)
+    np.testing.assert_allclose(cov, expected.to_numpy())
     with pytest.raises(ValueError):
         choice.window = 0
 
@@ -317,6 +321,21 @@ def test_stored_sweep_loads_and_bad_tables_show_a_message(tmp_path, synth):
     page.sweep.path.value = str(tmp_path / "nope.csv")
     page.sweep._on_load()
     assert any("does not exist" in a for a in alerts(page.sweep.result, "danger"))
+
+
+def test_stored_sweeps_are_found_under_the_reports_folder(tmp_path, synth):
+    assert bt_page.stored_sweeps(tmp_path / "missing") == []
+    run = tmp_path / "2024-05-01" / "run-1"
+    run.mkdir(parents=True)
+    table = pd.DataFrame({"fast": [5, 10], "slow": [20, 20], "sharpe": [0.5, -0.1]})
+    table.to_parquet(run / "sweep.parquet")
+    (run / "other.parquet").write_bytes(b"")
+    assert bt_page.stored_sweeps(tmp_path) == [run / "sweep.parquet"]
+    page = bt_page.backtest_page(FrameSource.from_frame(synth), reports_root=tmp_path)
+    assert page.sweep.path.value == str(run / "sweep.parquet")
+    page.sweep._on_load()
+    heat = figures(page.sweep.result)["sweep"]
+    assert heat.select_one({"name": "sweep_source"}).data["value"] == [0.5, -0.1]
 
 
 def test_parse_values():
