@@ -33,10 +33,10 @@ def _builders(root: PathLikeStr, link_prefix: str | None) -> dict[str, Callable[
     from quantlab.dashboards.reports import reports_view
 
     return {
-        "data": data_page,
-        "factors": factors_page,
-        "models": models_page,
-        "backtest": lambda source: backtest_page(source, reports_root=root),
+        "data": lambda source: data_page(source, lazy=True),
+        "factors": lambda source: factors_page(source, lazy=True),
+        "models": lambda source: models_page(source, lazy=True),
+        "backtest": lambda source: backtest_page(source, reports_root=root, lazy=True),
         "reports": lambda _source: reports_view(root, link_prefix=link_prefix),
     }
 

@@ -493,10 +493,13 @@ def backtest_page(
     source: FrameSource,
     strategy: str = DEFAULT_STRATEGY,
     reports_root: str | Path = "reports",
+    *,
+    lazy: bool = False,
 ) -> pn.viewable.Viewable:
     """Return the Backtest and sweep page over ``source``.
 
     The stored-sweep input starts at the newest ``sweep*`` table under ``reports_root``.
+    With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
     """
     if feature("quantlab.backtest", "run") is None:
         return unavailable("Backtest and sweep", "quantlab.backtest.run")
@@ -513,7 +516,7 @@ def backtest_page(
     )
     page = pn.Column(
         choice.widgets(),
-        pn.panel(bound, loading_indicator=True, sizing_mode="stretch_width"),
+        pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width"),
         sweep.view(),
         sizing_mode="stretch_width",
     )

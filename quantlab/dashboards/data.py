@@ -95,8 +95,11 @@ def _content(source: FrameSource) -> pn.viewable.Viewable:
     return pn.Column(*parts, sizing_mode="stretch_width")
 
 
-def data_page(source: FrameSource) -> pn.viewable.Viewable:
-    """Return the Data page over ``source`` (the app passes its shared data controls)."""
+def data_page(source: FrameSource, *, lazy: bool = False) -> pn.viewable.Viewable:
+    """Return the Data page over ``source`` (the app passes its shared data controls).
+
+    With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
+    """
     bound = pn.bind(
         lambda frame, error, label, warnings: _content(source),
         source.param.frame,
@@ -104,7 +107,7 @@ def data_page(source: FrameSource) -> pn.viewable.Viewable:
         source.param.label,
         source.param.warnings,
     )
-    return pn.panel(bound, loading_indicator=True, sizing_mode="stretch_width")
+    return pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width")
 
 
 def data_view(df: pd.DataFrame | None = None, interval: str | None = None) -> pn.Column:

@@ -252,8 +252,13 @@ def _content(source: FrameSource, choice: FactorChoice) -> Any:
     return pn.Column(*parts, sizing_mode="stretch_width")
 
 
-def factors_page(source: FrameSource, factor: str = DEFAULT_FACTOR) -> pn.Column:
-    """Return the Factors page over ``source`` (the app passes its shared data controls)."""
+def factors_page(
+    source: FrameSource, factor: str = DEFAULT_FACTOR, *, lazy: bool = False
+) -> pn.Column:
+    """Return the Factors page over ``source`` (the app passes its shared data controls).
+
+    With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
+    """
     choice = FactorChoice(factor=factor)
     bound = pn.bind(
         lambda *_: _content(source, choice),
@@ -265,7 +270,7 @@ def factors_page(source: FrameSource, factor: str = DEFAULT_FACTOR) -> pn.Column
     )
     page = pn.Column(
         choice.widgets(),
-        pn.panel(bound, loading_indicator=True, sizing_mode="stretch_width"),
+        pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width"),
         sizing_mode="stretch_width",
     )
     page.choice, page.source = choice, source  # for notebooks and tests

@@ -217,8 +217,11 @@ def _content(source: FrameSource, choice: ModelChoice) -> Any:
     )
 
 
-def models_page(source: FrameSource) -> pn.Column:
-    """Return the Models page over ``source`` (the app passes its shared data controls)."""
+def models_page(source: FrameSource, *, lazy: bool = False) -> pn.Column:
+    """Return the Models page over ``source`` (the app passes its shared data controls).
+
+    With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
+    """
     choice = ModelChoice()
     bound = pn.bind(
         lambda *_: _content(source, choice),
@@ -228,7 +231,7 @@ def models_page(source: FrameSource) -> pn.Column:
     )
     page = pn.Column(
         choice.widgets(),
-        pn.panel(bound, loading_indicator=True, sizing_mode="stretch_width"),
+        pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width"),
         sizing_mode="stretch_width",
     )
     page.choice, page.source = choice, source  # for notebooks and tests

@@ -234,3 +234,22 @@ def test_reports_page_lists_runs_with_links(ui: Page) -> None:
     ui.screenshot("reports")
     assert ui.page.url.endswith("?page=reports")
     ui.assert_no_console_errors()
+
+
+def test_the_sidebar_pickers_drive_every_page(ui: Page) -> None:
+    ui.open("factors")
+    assert "(seed 7)" in ui.chart("factor_price")["title"]
+    ui.set_input("Seed (synthetic)", "9")
+    assert "(seed 9)" in ui.wait_title_change("factor_price", ui.chart("factor_price")["title"])
+    ui.page.locator(".bk-tab", has_text="Models").click()
+    assert "(seed 9)" in ui.chart("regime_price")["title"]
+    ui.page.locator(".bk-tab", has_text="Data").click()
+    assert ui.chart("price")["title"].startswith("synthetic BTC 1h (seed 9)")
+    ui.page.get_by_label("Interval", exact=True).select_option("4h")
+    title = ui.wait_title_change("price", "synthetic BTC 1h (seed 9): close and high-low range")
+    assert title.startswith("synthetic BTC 4h (seed 9)")
+    ui.page.locator(".bk-tab", has_text="Factors").click()  # hidden while the data changed
+    ui.page.wait_for_function(
+        f"() => ({FIND_VIEWS_JS})('factor_price').some(v => v.title.includes('4h (seed 9)'))"
+    )
+    ui.assert_no_console_errors()
