@@ -605,6 +605,7 @@ def sweep(
             init_cash=init_cash,
             interval=interval,
             gaps=gaps,
+            progress=bool(progress),
         )
     started = time.perf_counter()
     pairs, params, n_invalid = expand_sweep(strategy, grid, costs)
