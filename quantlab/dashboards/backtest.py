@@ -3,8 +3,8 @@
 The backtest is :func:`quantlab.backtest.run`; the strategies are the registered kinds of
 :data:`quantlab.backtest.STRATEGIES` built with their own validation. The sweep heatmap
 comes from a stored sweep table (the sweep notebook's output: one row per combination,
-parameter and metric columns) or is run on demand, one :func:`quantlab.backtest.run` per
-combination of :func:`quantlab.backtest.validation.expand_grid`, with a progress bar.
+parameter and metric columns) or is run on demand through the fused sweep kernel of
+:mod:`quantlab.backtest.sweep`, in chunks, with a progress bar.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ __all__ = [
     "load_sweep",
     "parse_values",
     "stored_sweeps",
+    "sweep_chunks",
     "sweep_heatmap_table",
-    "sweep_rows",
 ]
 
 DEFAULT_STRATEGY = "ma_cross"
@@ -127,35 +127,38 @@ def _costs(choice: str) -> Any:
     return Costs.hyperliquid() if choice == "hyperliquid" else None
 
 
-def sweep_rows(
+def sweep_chunks(
     df: pd.DataFrame,
     strategy: Any,
     grid: dict[str, list[Any]],
     costs: Any = None,
     fill: str = "next_open",
-) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """Yield ``(done, total, row)`` for every valid combination of ``grid``.
+    n_chunks: int = 10,
+) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    """Yield ``(done, total, table)`` as the sweep of ``grid`` runs, chunk by chunk.
 
-    Each row holds the combination's parameters and the :attr:`stats` of
-    :func:`quantlab.backtest.run` on it; combinations the strategy refuses (e.g.
-    ``fast >= slow``) are skipped by :func:`quantlab.backtest.validation.expand_grid`.
+    The combinations are those of :func:`quantlab.backtest.sweep.expand_sweep` (refused
+    ones skipped); each chunk runs through the fused sweep kernel
+    (:func:`quantlab.backtest.sweep.sweep_candidates`, equal to
+    :func:`quantlab.backtest.run` run by run) and ``table`` holds the rows so far: the grid
+    parameters, then the statistics, as :func:`quantlab.backtest.sweep.sweep` returns them.
     """
-    from quantlab.backtest import run
-    from quantlab.backtest.validation import expand_grid
+    from quantlab.backtest.sweep import expand_sweep, sweep_candidates
 
-    candidates, _labels, _invalid = expand_grid(strategy, grid)
-    total = len(candidates)
-    for i, cand in enumerate(candidates):
-        res = run(df, cand, costs=costs, fill=fill, gaps="allow")
-        row = {key: _dotted(cand, key) for key in grid}
-        row.update(res.stats.to_dict())
-        yield i + 1, total, row
-
-
-def _dotted(obj: Any, key: str) -> Any:
-    for part in key.split("."):
-        obj = getattr(obj, part)
-    return obj
+    pairs, params, _invalid = expand_sweep(strategy, grid, costs)
+    total = len(pairs)
+    size = max(1, -(-total // max(1, n_chunks)))
+    parts: list[pd.DataFrame] = []
+    for lo in range(0, total, size):
+        hi = min(lo + size, total)
+        stats = sweep_candidates(df, pairs[lo:hi], fill=fill, gaps="allow")
+        parts.append(
+            pd.concat(
+                [params.iloc[lo:hi].reset_index(drop=True), stats.reset_index(drop=True)],
+                axis=1,
+            )
+        )
+        yield hi, total, pd.concat(parts, ignore_index=True)
 
 
 def sweep_heatmap_table(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
@@ -381,23 +384,25 @@ class SweepPanel:
         if df is None:
             self.result.objects = [note("No bars loaded: nothing to sweep.", "warning")]
             return
+        if feature("quantlab.backtest.sweep", "sweep_candidates") is None:
+            self.result.objects = [unavailable("Sweep on demand", "quantlab.backtest.sweep")]
+            return
         try:
             base, grid = self.choice.build(), self.grid()
-            rows_iter = sweep_rows(df, base, grid, _costs(self.choice.costs), self.choice.fill)
+            chunks = sweep_chunks(df, base, grid, _costs(self.choice.costs), self.choice.fill)
         except Exception as exc:
             self.result.objects = [error_alert(exc, "sweep")]
             return
         self.run_button.disabled = True
         self.progress.param.update(visible=True, value=0, max=1)
-        rows = []
         loop = asyncio.get_running_loop()
+        table = None
         try:
             while True:
-                item = await loop.run_in_executor(None, next, rows_iter, None)
+                item = await loop.run_in_executor(None, next, chunks, None)
                 if item is None:
                     break
-                done, total, row = item
-                rows.append(row)
+                done, total, table = item
                 self.progress.param.update(value=done, max=total)
                 self.status.object = f"Sweep: {done} / {total} combinations"
         except Exception as exc:
@@ -405,8 +410,9 @@ class SweepPanel:
             return
         finally:
             self.run_button.disabled = False
-        self.table = pd.DataFrame(rows)
-        self.status.object = f"Sweep done: {len(rows)} combinations run on {self.source.label}."
+        self.table = table
+        n = 0 if table is None else len(table)
+        self.status.object = f"Sweep done: {n} combinations run on {self.source.label}."
         self._draw()
 
     async def _on_run(self, _event: Any) -> None:
