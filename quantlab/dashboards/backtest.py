@@ -403,7 +403,8 @@ class SweepPanel:
                 if item is None:
                     break
                 done, total, table = item
-                self.progress.param.update(value=done, max=total)
+                self.progress.max = total
+                self.progress.value = done
                 self.status.object = f"Sweep: {done} / {total} combinations"
         except Exception as exc:
             self.result.objects = [error_alert(exc, "sweep")]

@@ -281,12 +281,13 @@ def test_backtest_widgets_and_bad_parameters(synth):
 def test_sweep_on_demand_reports_progress_and_draws_the_heatmap(synth):
     page = backtest_view(synth)
     sweep = page.sweep
-    sweep.x_values.value, sweep.y_values.value = "5, 10", "20, 30, 40"
+    sweep.x_values.value, sweep.y_values.value = "5, 10, 15, 20", "20, 30, 40"
     seen = []
     sweep.progress.param.watch(lambda e: seen.append(e.new), "value")
     asyncio.run(sweep.run_sweep())
-    assert seen[-1] == 6 and sweep.progress.max == 6
-    assert len(sweep.table) == 6
+    # 11 valid combinations (fast=20, slow=20 is refused), run in chunks of 2
+    assert seen == [2, 4, 6, 8, 10, 11] and sweep.progress.max == 11
+    assert len(sweep.table) == 11
     row = sweep.table.query("fast == 10 and slow == 40").iloc[0]
     res = ql.backtest.run(
         synth, ql.backtest.ma_cross(10, 40), costs=ql.backtest.Costs.hyperliquid(), gaps="allow"
