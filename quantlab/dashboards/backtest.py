@@ -443,7 +443,7 @@ class SweepPanel:
                 matrix,
                 f"Sweep: {self.metric.value} by {y} (rows) and {x} (columns)",
                 name="sweep",
-                symmetric=False,
+                symmetric=bool((matrix.to_numpy() < 0).any() and (matrix.to_numpy() > 0).any()),
                 fmt="{:.3g}",
             )
             best = self.table.sort_values(self.metric.value, ascending=False).head(10)

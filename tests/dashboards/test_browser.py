@@ -50,6 +50,12 @@ FIND_VIEWS_JS = """
 """
 
 
+SCROLL_TO_JS = FIND_VIEWS_JS.replace(
+    "out.push({title: title, width: r.width, height: r.height});",
+    "out.push({title: title, width: r.width, height: r.height}); view.el.scrollIntoView();",
+)
+
+
 def _chromium() -> str | None:
     if Path("/usr/bin/chromium").is_file():
         return "/usr/bin/chromium"
@@ -112,7 +118,10 @@ class Page:
         box.press("Enter")
         box.press("Tab")
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, chart: str | None = None) -> Path:
+        """Write ``<name>.png`` under tmp_path (scrolled to ``chart`` when given)."""
+        if chart is not None:
+            self.page.evaluate(SCROLL_TO_JS, chart)
         path = self.tmp_path / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000, f"screenshot {path} is (nearly) empty"
@@ -212,7 +221,7 @@ def test_backtest_page_runs_the_strategy_and_a_sweep(ui: Page) -> None:
     ui.page.get_by_text("Sweep done").wait_for()
     sweep = ui.chart("sweep")
     assert sweep["title"].startswith("Sweep: sharpe by slow (rows) and fast (columns)")
-    ui.screenshot("backtest_sweep")
+    ui.screenshot("backtest_sweep", chart="sweep")
 
     ui.set_input("slow", "3")  # fast (5) >= slow: the strategy refuses it
     ui.page.get_by_text("must be smaller than slow").first.wait_for()
