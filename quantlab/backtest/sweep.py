@@ -50,6 +50,7 @@ from quantlab.risk import Stops
 
 __all__ = [
     "SWEEP_COLUMNS",
+    "apply_params",
     "best_params",
     "expand_sweep",
     "parse_grid",
@@ -672,6 +673,20 @@ def best_params(table: pd.DataFrame, metric: str = "sharpe", *, maximize: bool =
     i = int(np.argmax(score))
     keys = [c for c in table.columns if c not in SWEEP_COLUMNS]
     return {k: _plain(table[k].iloc[i]) for k in keys}
+
+
+def apply_params(
+    strategy: StrategyBase | dict | str,
+    params: Mapping[str, Any],
+    costs: Costs | float | dict | None = None,
+) -> tuple[StrategyBase, Costs]:
+    """Return the strategy and costs with grid parameters applied (e.g. :func:`best_params`).
+
+    Keys as in :func:`sweep`; a combination the strategy refuses raises
+    :class:`~quantlab.errors.ConfigError`.
+    """
+    pairs, _, _ = expand_sweep(strategy, {k: [v] for k, v in params.items()}, costs)
+    return pairs[0]
 
 
 def _plain(v: Any) -> Any:

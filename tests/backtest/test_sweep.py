@@ -353,3 +353,22 @@ def test_run_sweep_cli_writes_the_table(tmp_path):
     assert list(back.columns) == list(table.columns)
     with pytest.raises(ConfigError, match="output"):
         run_sweep_cli("ma_cross", ["fast=5"], output=tmp_path / "x.txt")
+
+
+def test_apply_params_and_heatmap(bars):
+    from quantlab.backtest.plots import sweep_heatmap
+    from quantlab.backtest.sweep import apply_params
+
+    grid = {"fast": [5, 10], "slow": [20, 40], "stop_loss": [0.01, 0.03], "taker_fee": [0.001]}
+    table = sweep(bars, ql.backtest.ma_cross(), grid)
+    strat, costs = apply_params(ql.backtest.ma_cross(), best_params(table))
+    assert costs.taker_fee == 0.001 and strat.stops.stop_loss in (0.01, 0.03)
+    with pytest.raises(ConfigError):
+        apply_params(ql.backtest.ma_cross(), {"fast": 50, "slow": 10})
+    fig = sweep_heatmap(table, "fast", "slow", "sharpe")
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    want = table.groupby(["slow", "fast"])["sharpe"].max().unstack("fast").to_numpy()
+    np.testing.assert_array_equal(shown, want)
+    assert "max over stop_loss, taker_fee" in fig.axes[0].get_title()
+    with pytest.raises(ConfigError, match="'nope'"):
+        sweep_heatmap(table, "fast", "nope")
