@@ -68,7 +68,7 @@ def pairs() -> tuple[list[int], list[int]]:
 
 def quantlab_sweep(df: pd.DataFrame) -> pd.DataFrame:
     import quantlab as ql
-    from quantlab.backtest.sweep import sweep
+    from quantlab.backtest.sweeps import sweep
 
     return sweep(
         df,

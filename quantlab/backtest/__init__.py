@@ -26,6 +26,7 @@ from quantlab.backtest.overfitting import (
     sharpe_moments,
 )
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
+from quantlab.backtest.search import SearchResult, search
 from quantlab.backtest.stats import STAT_NAMES, compute_stats, periods_per_year
 from quantlab.backtest.strategy import (
     STRATEGIES,
@@ -43,6 +44,7 @@ from quantlab.backtest.strategy import (
     mean_reversion,
     register_strategy,
 )
+from quantlab.backtest.sweeps import apply_params, best_params, parse_grid, sweep
 from quantlab.backtest.validation import (
     Split,
     WalkForwardResult,
@@ -83,12 +85,15 @@ __all__ = [
     "MACross",
     "MeanReversion",
     "PBOResult",
+    "SearchResult",
     "Split",
     "StrategyBase",
     "WalkForwardResult",
+    "apply_params",
     "attribute_backtest",
     "attribute_pnl",
     "attribution",
+    "best_params",
     "build_inputs",
     "build_params",
     "candidate_returns",
@@ -110,6 +115,7 @@ __all__ = [
     "make_verdict",
     "mean_reversion",
     "overfitting",
+    "parse_grid",
     "pbo",
     "periods_per_year",
     "probabilistic_sharpe_ratio",
@@ -119,10 +125,12 @@ __all__ = [
     "run",
     "run_validation",
     "scale_costs",
+    "search",
     "sharpe_moments",
     "strategy_config",
     "strategy_hash",
     "stress",
+    "sweep",
     "validation",
     "verdict",
     "walk_forward",

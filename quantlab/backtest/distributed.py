@@ -10,7 +10,7 @@ When one machine is not enough::
 The bars are sent to every worker once; the combinations are cut into contiguous parts,
 each part runs the fused sweep kernel on a worker, and the parts are joined in grid order.
 Every combination is computed exactly as on one machine, so the table is identical to the
-local :func:`~quantlab.backtest.sweep.sweep` (tested with a ``LocalCluster``).
+local :func:`~quantlab.backtest.sweeps.sweep` (tested with a ``LocalCluster``).
 
 ``scheduler`` may be an address (``"tcp://host:8786"``), a ``distributed.Client`` or a
 cluster object (``LocalCluster(...)``); a client this module opens is closed afterwards.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from quantlab.backtest.costs import Costs
 from quantlab.backtest.strategy import StrategyBase
-from quantlab.backtest.sweep import (
+from quantlab.backtest.sweeps import (
     _prepare,
     _signal_mode,
     expand_sweep,
@@ -99,7 +99,7 @@ def map_on_cluster(
     """
     from distributed import as_completed
 
-    from quantlab.backtest.sweep import _progress_bar
+    from quantlab.backtest.sweeps import _progress_bar
 
     items = list(items)
     if not items:
@@ -139,12 +139,12 @@ def sweep_distributed(
     gaps: Literal["error", "ffill", "allow"] = "error",
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Run :func:`~quantlab.backtest.sweep.sweep` with its combinations spread over a cluster.
+    """Run :func:`~quantlab.backtest.sweeps.sweep` with its combinations spread over a cluster.
 
     Parameters
     ----------
     df, strategy, grid, costs, fill, init_cash, interval, gaps
-        As in :func:`~quantlab.backtest.sweep.sweep`.
+        As in :func:`~quantlab.backtest.sweeps.sweep`.
     scheduler : str, Client or cluster
         Where to run (see the module docstring).
     n_parts : int, optional

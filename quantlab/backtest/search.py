@@ -9,7 +9,7 @@
 Each trial is one configuration run through the fused sweep kernel (so its statistics equal
 ``ql.backtest.run(...).stats``). The search is deterministic for a given ``seed``.
 
-A space maps a grid key (as in :func:`quantlab.backtest.sweep.sweep`: strategy fields,
+A space maps a grid key (as in :func:`quantlab.backtest.sweeps.sweep`: strategy fields,
 dotted nested fields, stop shortcuts, cost fields) to
 
 - ``(low, high)`` or ``(low, high, step)``: integers when all are ints, else floats
@@ -30,7 +30,7 @@ import pandas as pd
 
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.strategy import StrategyBase, load_strategy
-from quantlab.backtest.sweep import (
+from quantlab.backtest.sweeps import (
     SWEEP_COLUMNS,
     _prepare,
     _run_pairs,
@@ -56,7 +56,7 @@ class SearchResult:
     best_value : float
         Its metric.
     best_stats : pd.Series
-        Its statistics (:data:`~quantlab.backtest.sweep.SWEEP_COLUMNS`).
+        Its statistics (:data:`~quantlab.backtest.sweeps.SWEEP_COLUMNS`).
     trials : pd.DataFrame
         One row per trial, in order: ``number``, the parameters, ``value``, ``state``
         (``"complete"`` or ``"invalid"`` for a configuration the strategy refused) and the
@@ -149,7 +149,7 @@ def search(
     n_trials : int
         Trials to run (invalid configurations included).
     metric : str
-        A statistic of :data:`~quantlab.backtest.sweep.SWEEP_COLUMNS`; a NaN value (e.g. no
+        A statistic of :data:`~quantlab.backtest.sweeps.SWEEP_COLUMNS`; a NaN value (e.g. no
         trade) ranks last.
     seed : int, optional
         Seed of the TPE sampler: the same seed gives the same trials.

@@ -4,7 +4,7 @@ The backtest is :func:`quantlab.backtest.run`; the strategies are the registered
 :data:`quantlab.backtest.STRATEGIES` built with their own validation. The sweep heatmap
 comes from a stored sweep table (the sweep notebook's output: one row per combination,
 parameter and metric columns) or is run on demand through the fused sweep kernel of
-:mod:`quantlab.backtest.sweep`, in chunks, with a progress bar.
+:mod:`quantlab.backtest.sweeps`, in chunks, with a progress bar.
 """
 
 from __future__ import annotations
@@ -137,13 +137,13 @@ def sweep_chunks(
 ) -> Iterator[tuple[int, int, pd.DataFrame]]:
     """Yield ``(done, total, table)`` as the sweep of ``grid`` runs, chunk by chunk.
 
-    The combinations are those of :func:`quantlab.backtest.sweep.expand_sweep` (refused
+    The combinations are those of :func:`quantlab.backtest.sweeps.expand_sweep` (refused
     ones skipped); each chunk runs through the fused sweep kernel
-    (:func:`quantlab.backtest.sweep.sweep_candidates`, equal to
+    (:func:`quantlab.backtest.sweeps.sweep_candidates`, equal to
     :func:`quantlab.backtest.run` run by run) and ``table`` holds the rows so far: the grid
-    parameters, then the statistics, as :func:`quantlab.backtest.sweep.sweep` returns them.
+    parameters, then the statistics, as :func:`quantlab.backtest.sweeps.sweep` returns them.
     """
-    from quantlab.backtest.sweep import expand_sweep, sweep_candidates
+    from quantlab.backtest.sweeps import expand_sweep, sweep_candidates
 
     pairs, params, _invalid = expand_sweep(strategy, grid, costs)
     total = len(pairs)
@@ -384,8 +384,8 @@ class SweepPanel:
         if df is None:
             self.result.objects = [note("No bars loaded: nothing to sweep.", "warning")]
             return
-        if feature("quantlab.backtest.sweep", "sweep_candidates") is None:
-            self.result.objects = [unavailable("Sweep on demand", "quantlab.backtest.sweep")]
+        if feature("quantlab.backtest.sweeps", "sweep_candidates") is None:
+            self.result.objects = [unavailable("Sweep on demand", "quantlab.backtest.sweeps")]
             return
         try:
             base, grid = self.choice.build(), self.grid()

@@ -7,7 +7,7 @@ import pytest
 
 import quantlab as ql
 from quantlab.backtest.distributed import client_for, map_on_cluster, sweep_distributed
-from quantlab.backtest.sweep import sweep
+from quantlab.backtest.sweeps import sweep
 from quantlab.errors import ConfigError
 
 distributed = pytest.importorskip("distributed")

@@ -9,7 +9,7 @@ import pytest
 import quantlab as ql
 from quantlab.backtest.search import SearchResult, search
 from quantlab.backtest.stats import STAT_NAMES
-from quantlab.backtest.sweep import sweep
+from quantlab.backtest.sweeps import sweep
 from quantlab.errors import ConfigError
 
 optuna = pytest.importorskip("optuna")

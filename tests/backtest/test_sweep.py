@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import quantlab as ql
 from quantlab.backtest.stats import STAT_NAMES
-from quantlab.backtest.sweep import (
+from quantlab.backtest.sweeps import (
     SWEEP_COLUMNS,
     best_params,
     expand_sweep,
@@ -357,7 +357,7 @@ def test_run_sweep_cli_writes_the_table(tmp_path):
 
 def test_apply_params_and_heatmap(bars):
     from quantlab.backtest.plots import sweep_heatmap
-    from quantlab.backtest.sweep import apply_params
+    from quantlab.backtest.sweeps import apply_params
 
     grid = {"fast": [5, 10], "slow": [20, 40], "stop_loss": [0.01, 0.03], "taker_fee": [0.001]}
     table = sweep(bars, ql.backtest.ma_cross(), grid)
