@@ -84,3 +84,26 @@ def test_data_check_reports_gaps_and_fails(tmp_path, bars, capsys):
     bars.drop(bars.index[[5, 6]]).to_parquet(path)
     assert main(["data", "check", str(path), "--interval", "1h"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_sweep_command_prints_best_and_writes_table(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "sweep.csv"
+    argv = ["sweep", "--strategy", "ma_cross", "--grid", "fast=5,10", "slow=20:40:20",
+            "--start", "2024-01-01", "--end", "2024-02-01", "--seed", "3", "--costs", "0.0005",
+            "--quiet", "--output", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "4 trials" in printed
+    table = pd.read_csv(out)
+    assert sorted(zip(table["fast"], table["slow"], strict=True)) == [
+        (5, 20), (5, 40), (10, 20), (10, 40)
+    ]  # fmt: skip
+    assert {"total_return", "sharpe", "max_drawdown", "n_trades"} <= set(table.columns)
+
+
+def test_sweep_command_bad_grid_is_one_line(capsys):
+    assert main(["sweep", "--strategy", "ma_cross", "--grid", "fast"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fast" in err[0]

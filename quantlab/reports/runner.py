@@ -189,6 +189,19 @@ def _run_one(
     return record
 
 
+def _run_job(
+    job: tuple[Path, dict[str, Any]],
+    *,
+    run_dir: Path,
+    kernel_name: str | None,
+    cwd: Path,
+    timeout_s: float | None,
+) -> NotebookRun:
+    """Run one ``(notebook, parameters)`` job; the unit of work on a cluster."""
+    path, parameters = job
+    return _run_one(path, run_dir, parameters, kernel_name, cwd, timeout_s)
+
+
 def run_reports(
     notebooks: Sequence[PathLikeStr] | None = None,
     parameters: Mapping[str, Any] | None = None,
@@ -199,6 +212,7 @@ def run_reports(
     kernel_name: str | None = "python3",
     timeout_s: float | None = 1800,
     raise_on_failure: bool = True,
+    scheduler: Any = None,
 ) -> ReportRun:
     """Execute notebooks with papermill into a dated run folder and update the index.
 
@@ -221,6 +235,9 @@ def run_reports(
         Per-cell execution timeout.
     raise_on_failure : bool
         Raise :class:`ReportError` naming the failed notebooks after the whole batch ran.
+    scheduler : str or dask Client, optional
+        ``tcp://host:port`` of a dask.distributed scheduler (or a Client/cluster): the
+        notebooks run in parallel on its workers, which must share this filesystem.
 
     Returns
     -------
@@ -258,11 +275,27 @@ def run_reports(
         notebooks=[],
     )
     started = time.perf_counter()
-    for path in paths:
-        run.notebooks.append(
-            _run_one(path, run_dir, chosen[path][0], kernel_name, Path.cwd(), timeout_s)
+    if scheduler is None:
+        for path in paths:
+            run.notebooks.append(
+                _run_one(path, run_dir, chosen[path][0], kernel_name, Path.cwd(), timeout_s)
+            )
+            _write_metadata(run)
+    else:
+        from quantlab.backtest.distributed import map_on_cluster
+
+        jobs = [(path.resolve(), chosen[path][0]) for path in paths]
+        run.notebooks.extend(
+            map_on_cluster(
+                _run_job,
+                jobs,
+                scheduler,
+                run_dir=run_dir.resolve(),
+                kernel_name=kernel_name,
+                cwd=Path.cwd(),
+                timeout_s=timeout_s,
+            )
         )
-        _write_metadata(run)
     run.duration_s = round(time.perf_counter() - started, 3)
     _write_metadata(run)
     write_index(root)

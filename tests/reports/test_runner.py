@@ -103,3 +103,38 @@ def test_unknown_parameter_is_refused(tmp_path, notebooks):
 def test_missing_notebook(tmp_path):
     with pytest.raises(ql.ConfigError, match="does not exist"):
         run_reports([tmp_path / "nope.ipynb"], output_root=tmp_path / "r")
+
+
+def test_batch_on_a_dask_cluster(tmp_path, notebooks):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "reports"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        run = run_reports(
+            [notebooks["good"], notebooks["bad"]],
+            {"x": 3},
+            output_root=out,
+            run_id="dask",
+            scheduler=cluster,
+            raise_on_failure=False,
+        )
+    statuses = {Path(nb.notebook).name: nb.status for nb in run.notebooks}
+    assert statuses == {"a_good.ipynb": "ok", "b_bad.ipynb": "failed"}
+    assert "x is 3" in (run.run_dir / "a_good.html").read_text()
+    meta = json.loads((run.run_dir / "run_metadata.json").read_text())
+    assert [Path(nb["notebook"]).name for nb in meta["notebooks"]] == [
+        "a_good.ipynb",
+        "b_bad.ipynb",
+    ]
+
+
+def test_cli_parameters_keep_dates_as_strings(tmp_path):
+    from quantlab.cli import _parse_value
+
+    assert _parse_value("2024-01-01") == "2024-01-01"
+    assert _parse_value("2024-01-01 10:00:00") == "2024-01-01 10:00:00"
+    assert _parse_value("[1, 4]") == [1, 4]
+    assert _parse_value("0.5") == 0.5
+    assert _parse_value("null") is None
+    assert _parse_value("ETH") == "ETH"
