@@ -18,9 +18,13 @@ from quantlab.kernels.rolling import log_return_nb, rolling_mean_nb
 _LN2 = float(np.log(2.0))
 
 
-def _realized_vol(close: FloatArray, w: int) -> FloatArray:
+def _squared_returns(close: FloatArray) -> FloatArray:
     r = log_return_nb(close, 1)
-    return np.sqrt(rolling_mean_nb(r * r, w))
+    return r * r
+
+
+def _realized_vol(r2: FloatArray, w: int) -> FloatArray:
+    return np.sqrt(rolling_mean_nb(r2, w))
 
 
 @register
@@ -47,7 +51,7 @@ class RealizedVol(FactorSpec):
         return self.window
 
     def compute(self, close: FloatArray) -> FloatArray:
-        return _realized_vol(close, self.window)
+        return _realized_vol(_squared_returns(close), self.window)
 
 
 @register
@@ -144,8 +148,9 @@ class VolRatio(FactorSpec):
         return self.window
 
     def compute(self, close: FloatArray) -> FloatArray:
-        short = _realized_vol(close, self.short_window)
-        long = _realized_vol(close, self.window)
+        r2 = _squared_returns(close)  # once for both windows
+        short = _realized_vol(r2, self.short_window)
+        long = _realized_vol(r2, self.window)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(long > 0.0, short / long, 1.0)
         out[: self.warmup()] = np.nan

@@ -2,6 +2,9 @@
 
 Pure numba, float64 arrays in and out, causal (output ``t`` uses bars ``<= t``). Rolling
 windows end at ``t`` and hold ``window`` bars; outputs before the window is full are NaN.
+Per-bar terms are computed once and the windows summed afresh, left to right, in blocks of
+consecutive outputs (:func:`quantlab.kernels.rolling.block_sums_nb`: SIMD, and bit-identical
+to one loop per window). The kernels release the GIL.
 """
 
 from __future__ import annotations
@@ -9,10 +12,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from quantlab.kernels.rolling import rolling_slope_nb, rolling_zscore_nb
+from quantlab.kernels.rolling import (
+    BLOCK,
+    block_sums_nb,
+    log_return_nb,
+    rolling_slope_nb,
+    rolling_zscore_nb,
+)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def signed_volume_nb(open_, high, low, close, volume):
     """Return per-bar signed volume from bar direction and range.
 
@@ -32,7 +41,7 @@ def signed_volume_nb(open_, high, low, close, volume):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def flow_imbalance_nb(open_, high, low, close, volume, window):
     """Return the rolling signed-volume share ``sum(sv) / sum(V)`` in ``[-1, 1]``.
 
@@ -41,17 +50,19 @@ def flow_imbalance_nb(open_, high, low, close, volume, window):
     sv = signed_volume_nb(open_, high, low, close, volume)
     n = close.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window - 1, n):
-        s = 0.0
-        v = 0.0
-        for i in range(t - window + 1, t + 1):
-            s += sv[i]
-            v += volume[i]
-        out[t] = s / v if v > 0.0 else 0.0
+    acc_s = np.empty(BLOCK)
+    acc_v = np.empty(BLOCK)
+    for t0 in range(window - 1, n, BLOCK):
+        nb = min(BLOCK, n - t0)
+        block_sums_nb(sv, t0 - window + 1, nb, window, acc_s)
+        block_sums_nb(volume, t0 - window + 1, nb, window, acc_v)
+        for j in range(nb):
+            v = acc_v[j]
+            out[t0 + j] = acc_s[j] / v if v > 0.0 else 0.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def amihud_illiquidity_nb(close, volume, window):
     """Return Amihud's illiquidity: mean ``|log return| / dollar volume`` over the window.
 
@@ -67,19 +78,28 @@ def amihud_illiquidity_nb(close, volume, window):
     """
     n = close.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window, n):
-        s = 0.0
-        k = 0
-        for i in range(t - window + 1, t + 1):
-            dv = close[i] * volume[i]
-            if dv > 0.0:
-                s += abs(np.log(close[i] / close[i - 1])) / dv
-                k += 1
-        out[t] = s / k if k > 0 else 0.0
+    # per-bar terms once (0.0 for a left-out bar adds nothing: the sums are >= +0.0) and
+    # the running count of kept bars
+    term = np.zeros(n)
+    kept = np.zeros(n + 1, dtype=np.int64)
+    for i in range(1, n):
+        dv = close[i] * volume[i]
+        keep = dv > 0.0
+        if keep:
+            term[i] = abs(np.log(close[i] / close[i - 1])) / dv
+        kept[i + 1] = kept[i] + keep
+    acc = np.empty(BLOCK)
+    for t0 in range(window, n, BLOCK):
+        nb = min(BLOCK, n - t0)
+        block_sums_nb(term, t0 - window + 1, nb, window, acc)
+        for j in range(nb):
+            t = t0 + j
+            k = kept[t + 1] - kept[t - window + 1]
+            out[t] = acc[j] / k if k > 0 else 0.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def kyle_lambda_nb(open_, high, low, close, volume, window):
     """Return Kyle's lambda: the rolling OLS slope of log return on signed volume.
 
@@ -92,15 +112,12 @@ def kyle_lambda_nb(open_, high, low, close, volume, window):
     :func:`signed_volume_nb`. Units: log return per unit of base-asset volume. The first
     ``window`` outputs are NaN; a window without signed-volume dispersion gives 0.
     """
-    n = close.shape[0]
-    r = np.full(n, np.nan)
-    for t in range(1, n):
-        r[t] = np.log(close[t] / close[t - 1])
+    r = log_return_nb(close, 1)
     sv = signed_volume_nb(open_, high, low, close, volume)
     return rolling_slope_nb(r, sv, window)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def vwap_deviation_nb(high, low, close, volume, window):
     """Return ``log(close / VWAP)`` with the VWAP of the typical price over the window.
 
@@ -109,18 +126,24 @@ def vwap_deviation_nb(high, low, close, volume, window):
     """
     n = close.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window - 1, n):
-        pv = 0.0
-        v = 0.0
-        for i in range(t - window + 1, t + 1):
-            tp = (high[i] + low[i] + close[i]) / 3.0
-            pv += tp * volume[i]
-            v += volume[i]
-        out[t] = np.log(close[t] * v / pv) if v > 0.0 else 0.0
+    pv = np.empty(n)
+    for i in range(n):
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        pv[i] = tp * volume[i]
+    acc_pv = np.empty(BLOCK)
+    acc_v = np.empty(BLOCK)
+    for t0 in range(window - 1, n, BLOCK):
+        nb = min(BLOCK, n - t0)
+        block_sums_nb(pv, t0 - window + 1, nb, window, acc_pv)
+        block_sums_nb(volume, t0 - window + 1, nb, window, acc_v)
+        for j in range(nb):
+            t = t0 + j
+            v = acc_v[j]
+            out[t] = np.log(close[t] * v / acc_pv[j]) if v > 0.0 else 0.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def volume_z_nb(volume, window):
     """Return the rolling z-score of ``log(1 + volume)`` (ddof=1, 0 on a flat window).
 

@@ -1,7 +1,9 @@
 """Self-excitation and regime kernels: Hawkes intensity, variance ratio, Hurst exponent.
 
 Pure numba, float64 arrays in and out, causal (output ``t`` uses bars ``<= t``); outputs
-before the first full window are NaN.
+before the first full window are NaN. Windows are summed afresh, left to right, in blocks of
+consecutive outputs (:func:`quantlab.kernels.rolling.block_sums_nb`: SIMD, and
+bit-identical to one loop per window). The kernels release the GIL.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from quantlab.kernels.rolling import BLOCK, block_sq_dev_nb, block_sums_nb
 
-@njit(cache=True)
+
+@njit(cache=True, nogil=True)
 def _log_returns(close, lag):
     """``log(close[i] / close[i - lag])`` (log of the ratio: no cancellation), NaN before."""
     n = close.shape[0]
@@ -20,7 +24,7 @@ def _log_returns(close, lag):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def large_move_events_nb(close, window, threshold):
     """Return 1.0 where a bar's log return is a large move, 0.0 elsewhere, NaN in warm-up.
 
@@ -37,21 +41,21 @@ def large_move_events_nb(close, window, threshold):
     n = close.shape[0]
     out = np.full(n, np.nan)
     r = _log_returns(close, 1)
-    for t in range(window + 1, n):
-        m = 0.0
-        for i in range(t - window, t):
-            m += r[i]
-        m /= window
-        ss = 0.0
-        for i in range(t - window, t):
-            d = r[i] - m
-            ss += d * d
-        sd = np.sqrt(ss / (window - 1))
-        out[t] = 1.0 if abs(r[t]) > threshold * sd else 0.0
+    acc = np.empty(BLOCK)
+    m = np.empty(BLOCK)
+    for t0 in range(window + 1, n, BLOCK):
+        nb = min(BLOCK, n - t0)
+        block_sums_nb(r, t0 - window, nb, window, acc)
+        for j in range(nb):
+            m[j] = acc[j] / window
+        block_sq_dev_nb(r, t0 - window, nb, window, m, acc)
+        for j in range(nb):
+            sd = np.sqrt(acc[j] / (window - 1))
+            out[t0 + j] = 1.0 if abs(r[t0 + j]) > threshold * sd else 0.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def hawkes_intensity_step_nb(state, event, decay):
     """Advance the discrete exponential-kernel intensity by one bar; return ``(state, y)``.
 
@@ -71,7 +75,7 @@ def hawkes_intensity_step_nb(state, event, decay):
     return lam, lam
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def hawkes_intensity_nb(events, decay):
     """Return the exponential-kernel intensity of an event series, looping the step kernel.
 
@@ -86,7 +90,7 @@ def hawkes_intensity_nb(events, decay):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def variance_ratio_nb(close, window, lag):
     """Return the rolling Lo-MacKinlay variance ratio of log returns.
 
@@ -111,27 +115,27 @@ def variance_ratio_nb(close, window, lag):
     m_count = window - lag + 1
     r1 = _log_returns(close, 1)
     rq = _log_returns(close, lag)  # q-bar log return ending at j
-    for t in range(window, n):
-        start = t - window + 1
-        mu = 0.0
-        for i in range(start, t + 1):
-            mu += r1[i]
-        mu /= window
-        v1 = 0.0
-        for i in range(start, t + 1):
-            d = r1[i] - mu
-            v1 += d * d
-        v1 /= window
-        vq = 0.0
-        for j in range(start + lag - 1, t + 1):
-            d = rq[j] - lag * mu
-            vq += d * d
-        vq /= m_count
-        out[t] = vq / (lag * v1) if v1 > 0.0 else 1.0
+    mu = np.empty(BLOCK)
+    qmu = np.empty(BLOCK)
+    v1 = np.empty(BLOCK)
+    vq = np.empty(BLOCK)
+    for t0 in range(window, n, BLOCK):
+        nb = min(BLOCK, n - t0)
+        start = t0 - window + 1
+        block_sums_nb(r1, start, nb, window, mu)
+        for j in range(nb):
+            mu[j] /= window
+            qmu[j] = lag * mu[j]
+        block_sq_dev_nb(r1, start, nb, window, mu, v1)
+        block_sq_dev_nb(rq, start + lag - 1, nb, m_count, qmu, vq)
+        for j in range(nb):
+            a = v1[j] / window
+            b = vq[j] / m_count
+            out[t0 + j] = b / (lag * a) if a > 0.0 else 1.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def hurst_nb(close, window, max_lag):
     """Return the rolling Hurst exponent from the scaling of lagged log-price differences.
 
@@ -167,20 +171,22 @@ def hurst_nb(close, window, max_lag):
     acc = np.zeros(n)
     flat = np.zeros(n, dtype=np.bool_)
     sq = np.zeros(n)
+    ss = np.empty(BLOCK)
     for k in range(1, max_lag + 1):
         for i in range(k, n):
             d = np.log(close[i] / close[i - k])
             sq[i] = d * d
         wk = (np.log(k) - mx) / sxx
         cnt = window - k
-        for t in range(window - 1, n):
-            ss = 0.0
-            for i in range(t - window + 1 + k, t + 1):
-                ss += sq[i]
-            if ss <= 0.0:
-                flat[t] = True
-            else:
-                acc[t] += wk * 0.5 * np.log(ss / cnt)
+        for t0 in range(window - 1, n, BLOCK):
+            nb = min(BLOCK, n - t0)
+            block_sums_nb(sq, t0 - window + 1 + k, nb, cnt, ss)
+            for j in range(nb):
+                t = t0 + j
+                if ss[j] <= 0.0:
+                    flat[t] = True
+                else:
+                    acc[t] += wk * 0.5 * np.log(ss[j] / cnt)
     for t in range(window - 1, n):
         out[t] = 0.5 if flat[t] else acc[t]
     return out
