@@ -40,6 +40,7 @@ Conventions every factor keeps (checked by :func:`quantlab.factors.check`):
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import importlib
 import math
@@ -575,8 +576,11 @@ def _run_many(specs: list[FactorSpec], df: pd.DataFrame) -> dict[str, FloatArray
             break
     cols = {}
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="quantlab-factor") as pool:
+        # each task runs in a copy of the caller's context: np.errstate and other context
+        # variables hold in the worker threads as they would in a sequential run
         futures = [
-            pool.submit(_output, s, df, arrays) for s, arrays in zip(specs, inputs, strict=False)
+            pool.submit(contextvars.copy_context().run, _output, s, df, arrays)
+            for s, arrays in zip(specs, inputs, strict=False)
         ]
         try:
             for s, f in zip(specs, futures, strict=False):

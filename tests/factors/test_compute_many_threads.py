@@ -82,6 +82,16 @@ class _Boom(FactorSpec):
         raise RuntimeError("boom")
 
 
+class _DivideByZero(FactorSpec):
+    name = "test_divide_by_zero"
+    inputs = ("close",)
+    role = Role.OBSERVER
+    description = "Divides by zero without an errstate of its own (test factor)."
+
+    def compute(self, close):
+        return close / (close - close)
+
+
 class _NeedsTrades(FactorSpec):
     name = "test_needs_nothere"
     inputs = ("not_a_column",)
@@ -155,3 +165,16 @@ def test_errors_are_those_of_a_sequential_run(big, two_workers, factors, monkeyp
     assert parallel == _error(df, names)
     if names[1] == "volume_z":
         assert parallel[0] is ql.DataError and "'volume'" in parallel[1] and "row 7" in parallel[1]
+
+
+@pytest.mark.parametrize("mode", ["parallel", "sequential"])
+def test_caller_errstate_holds_in_the_workers(big, factors, mode, monkeypatch):
+    monkeypatch.setattr(registry, "_workers", lambda: 2)
+    if mode == "sequential":
+        monkeypatch.setattr(registry, "_PARALLEL_MIN_ROWS", 10**12)
+    factors(_DivideByZero)
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        ql.factors.compute_many(big, ["sma", "test_divide_by_zero"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = ql.factors.compute_many(big, ["sma", "test_divide_by_zero"])
+    assert np.isinf(out["test_divide_by_zero"]).all()
