@@ -122,6 +122,32 @@ def _aligned(a: pd.Series | pd.DataFrame, b: pd.Series | pd.DataFrame, what: str
 # forward returns and correlations
 
 
+def applicable_factors(
+    df: pd.DataFrame, names: Iterable[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Split factor names into those ``df`` has the inputs for and those it has not.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        Bars.
+    names : iterable of str, optional
+        Factor names; default every registered factor.
+
+    Returns
+    -------
+    (usable, skipped) : tuple of lists
+        ``usable`` in the given order; ``skipped`` sorted (e.g. ``funding_z`` on bars
+        without ``funding_rate``).
+    """
+    from quantlab.factors.registry import names as registered
+    from quantlab.factors.registry import spec
+
+    wanted = registered() if names is None else list(names)
+    usable = [n for n in wanted if set(spec(n).inputs) <= set(df.columns)]
+    return usable, sorted(set(wanted) - set(usable))
+
+
 def forward_returns(
     close: pd.Series | pd.DataFrame,
     horizons: Iterable[int] | int = DEFAULT_HORIZONS,

@@ -222,3 +222,16 @@ def test_figures(bars, factors, fwd) -> None:
     fig = fr.plot_cumulative_ic(fr.cumulative_ic(factors, fwd["fwd_4"]))
     for f in (fig, fr.plot_ic_by_horizon(ric.loc["noise"])):
         assert _png(f).startswith(b"\x89PNG")
+
+
+def test_applicable_factors_skips_missing_inputs():
+    from conftest import random_bars
+
+    from quantlab.factors.research import applicable_factors
+
+    df = random_bars(50).drop(columns="funding_rate")
+    usable, skipped = applicable_factors(df, ["rsi", "funding_z", "atr", "funding_carry"])
+    assert usable == ["rsi", "atr"]
+    assert skipped == ["funding_carry", "funding_z"]
+    every, none_skipped = applicable_factors(random_bars(50))
+    assert none_skipped == [] and "rsi" in every
