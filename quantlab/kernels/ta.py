@@ -34,7 +34,7 @@ _KAMA_CONST_MAX = 2.0 / (30.0 + 1.0)
 _KAMA_CONST_DIFF = 2.0 / (2.0 + 1.0) - _KAMA_CONST_MAX
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def true_range_nb(high: float, low: float, prev_close: float) -> float:
     """Return the true range of one bar (TA-Lib ``TRANGE``'s arithmetic).
 
@@ -56,7 +56,7 @@ def true_range_nb(high: float, low: float, prev_close: float) -> float:
 # moving averages
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return the simple moving average; equals ``talib.SMA(x, window)``.
 
@@ -78,13 +78,13 @@ def sma_nb(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def ema_init_nb() -> tuple[int, float]:
     """Return the initial state ``(count, value)`` of :func:`ema_step_nb`."""
     return (0, 0.0)
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def ema_step_nb(state: tuple[int, float], x: float, window: int) -> tuple[tuple[int, float], float]:
     """Advance the EMA by one value; equals ``talib.EMA`` when looped from the start.
 
@@ -105,7 +105,7 @@ def ema_step_nb(state: tuple[int, float], x: float, window: int) -> tuple[tuple[
     return (count, value), value
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def ema_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return the exponential moving average; equals ``talib.EMA(x, window)``.
 
@@ -121,13 +121,13 @@ def ema_nb(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def kama_init_nb() -> tuple[int, float, float, float, float]:
     """Return the initial state ``(count, prev, trailing, sum_roc, kama)`` of KAMA."""
     return (0, 0.0, 0.0, 0.0, 0.0)
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def kama_step_nb(
     state: tuple[int, float, float, float, float], x: float, x_lag: float, window: int
 ) -> tuple[tuple[int, float, float, float, float], float]:
@@ -175,7 +175,7 @@ def kama_step_nb(
     return (count, x, trailing, sum_roc, kama), kama
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def kama_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return Kaufman's adaptive moving average; equals ``talib.KAMA(x, window)``.
 
@@ -196,7 +196,7 @@ def kama_nb(x: np.ndarray, window: int) -> np.ndarray:
 # dispersion
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rolling_var_nb(x: np.ndarray, window: int, take_sqrt: bool) -> np.ndarray:
     n = x.shape[0]
     out = np.empty(n)
@@ -259,7 +259,7 @@ def _rolling_var_nb(x: np.ndarray, window: int, take_sqrt: bool) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def var_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return the rolling population variance; equals ``talib.VAR(x, window, 1)``.
 
@@ -278,7 +278,7 @@ def var_nb(x: np.ndarray, window: int) -> np.ndarray:
     return _rolling_var_nb(x, window, False)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stddev_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return the rolling population standard deviation; equals ``talib.STDDEV(x, window, 1)``.
 
@@ -290,7 +290,7 @@ def stddev_nb(x: np.ndarray, window: int) -> np.ndarray:
     return _rolling_var_nb(x, window, True)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bb_z_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return the Bollinger z-score ``(x - middle) / sigma`` of TA-Lib ``BBANDS``.
 
@@ -322,13 +322,13 @@ def bb_z_nb(x: np.ndarray, window: int) -> np.ndarray:
 # oscillators
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_init_nb() -> tuple[int, float, float, float]:
     """Return the initial state ``(count, prev, avg_gain, avg_loss)`` of RSI."""
     return (0, 0.0, 0.0, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rsi_value(gain: float, loss: float) -> float:
     s = gain + loss
     if s == 0.0:
@@ -336,7 +336,7 @@ def _rsi_value(gain: float, loss: float) -> float:
     return 100.0 * (gain / s)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_step_nb(
     state: tuple[int, float, float, float], x: float, window: int
 ) -> tuple[tuple[int, float, float, float], float]:
@@ -371,7 +371,7 @@ def rsi_step_nb(
     return (count, x, gain, loss), _rsi_value(gain, loss)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Return Wilder's relative strength index; equals ``talib.RSI(x, window)``.
 
@@ -387,13 +387,13 @@ def rsi_nb(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def macd_init_nb() -> tuple[int, float, float, float]:
     """Return the initial state ``(count, fast_ema, slow_ema, signal_ema)`` of MACD."""
     return (0, 0.0, 0.0, 0.0)
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def macd_step_nb(
     state: tuple[int, float, float, float], x: float, fast: int, slow: int, signal: int
 ) -> tuple[tuple[int, float, float, float], float]:
@@ -436,7 +436,7 @@ def macd_step_nb(
     return (count, fe, se, sg), macd - sg
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def macd_hist_nb(x: np.ndarray, fast: int, slow: int, signal: int) -> np.ndarray:
     """Return the MACD histogram; equals ``talib.MACD(x, fast, slow, signal)[2]``.
 
@@ -453,7 +453,7 @@ def macd_hist_nb(x: np.ndarray, fast: int, slow: int, signal: int) -> np.ndarray
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cci_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
     """Return the commodity channel index; equals ``talib.CCI(high, low, close, window)``.
 
@@ -491,7 +491,7 @@ def cci_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mfi_nb(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, window: int
 ) -> np.ndarray:
@@ -562,13 +562,13 @@ def mfi_nb(
 # volatility and trend strength
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def atr_init_nb() -> tuple[int, float, float]:
     """Return the initial state ``(count, prev_close, atr)`` of ATR."""
     return (0, 0.0, 0.0)
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def atr_step_nb(
     state: tuple[int, float, float], high: float, low: float, close: float, window: int
 ) -> tuple[tuple[int, float, float], float]:
@@ -597,7 +597,7 @@ def atr_step_nb(
     return (count, close, atr), atr
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def atr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
     """Return the average true range; equals ``talib.ATR(high, low, close, window)``.
 
@@ -613,7 +613,7 @@ def atr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
     return out
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
     """Return the ATR in percent of close; equals ``talib.NATR(high, low, close, window)``.
 
@@ -633,7 +633,7 @@ def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adx_init_nb() -> tuple[int, float, float, float, float, float, float, float, float]:
     """Return the initial state of ADX.
 
@@ -642,7 +642,7 @@ def adx_init_nb() -> tuple[int, float, float, float, float, float, float, float,
     return (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adx_step_nb(
     state: tuple[int, float, float, float, float, float, float, float, float],
     high: float,
@@ -704,7 +704,7 @@ def adx_step_nb(
     return (count, high, low, close, pdm, mdm, tr_s, sum_dx, adx), adx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adx_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
     """Return the average directional index; equals ``talib.ADX(high, low, close, window)``.
 
@@ -724,13 +724,13 @@ def adx_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
 # volume
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def obv_init_nb() -> tuple[int, float, float]:
     """Return the initial state ``(count, prev_close, obv)`` of OBV."""
     return (0, 0.0, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def obv_step_nb(
     state: tuple[int, float, float], close: float, volume: float
 ) -> tuple[tuple[int, float, float], float]:
@@ -752,7 +752,7 @@ def obv_step_nb(
     return (count, close, obv), obv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def obv_nb(close: np.ndarray, volume: np.ndarray) -> np.ndarray:
     """Return on-balance volume; equals ``talib.OBV(close, volume)``.
 
