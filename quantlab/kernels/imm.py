@@ -48,7 +48,10 @@ def imm_workspace_nb(n_models, dim_x, dim_z):
 
 @njit(cache=True)
 def imm_combine_nb(xs, Ps, log_mu, x, P):
-    """Write the probability-weighted mixture mean and covariance of the models into x, P."""
+    """Write the mixture mean and covariance of components weighted by ``exp(log_mu)`` into x, P.
+
+    The components are the IMM's models or the RBPF's particles.
+    """
     n_models, dim_x = xs.shape
     for i in range(dim_x):
         s = 0.0

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from quantlab.kernels.imm import logsumexp_nb
+from quantlab.kernels.imm import imm_combine_nb, logsumexp_nb
 from quantlab.kernels.kalman import is_missing_nb, kalman_step_at_nb, kalman_workspace_nb
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -185,21 +185,12 @@ def rbpf_step_nb(
     # weighted outputs
     for k in range(mu.shape[0]):
         mu[k] = 0.0
-    for a in range(dim_x):
-        x[a] = 0.0
     sw2 = 0.0
     for p in range(n_p):
         w = math.exp(log_w[p])
         sw2 += w * w
         mu[regimes[p]] += w
-        for a in range(dim_x):
-            x[a] += w * xs[p, a]
-    for a in range(dim_x):
-        for b in range(dim_x):
-            s2 = 0.0
-            for p in range(n_p):
-                s2 += math.exp(log_w[p]) * (Ps[p, a, b] + (xs[p, a] - x[a]) * (xs[p, b] - x[b]))
-            P[a, b] = s2
+    imm_combine_nb(xs, Ps, log_w, x, P)
     ess = 1.0 / sw2
     if ess < threshold * n_p:
         # systematic resampling

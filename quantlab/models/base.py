@@ -26,6 +26,7 @@ __all__ = [
     "Step",
     "as_covariance",
     "as_matrix",
+    "as_observation",
     "as_observations",
     "as_vector",
 ]
@@ -53,6 +54,16 @@ class BaseModel:
     def is_fitted(self) -> bool:
         """Return whether ``fit`` has been called (any public attribute ending in ``_``)."""
         return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
+
+    def _live_copy(self, name: str, item: int) -> FloatArray:
+        """Return a copy of ``self._live[item]``, the live-state attribute ``name``.
+
+        Raises AttributeError naming ``name`` while there is no live state.
+        """
+        live = getattr(self, "_live", None)
+        if live is None:
+            raise AttributeError(f"{name}: no live state yet; call filter(), update() or reset()")
+        return live[item].copy()
 
     def __repr__(self) -> str:
         parts = []
@@ -267,3 +278,12 @@ def as_observations(z: Any, dim_z: int) -> tuple[FloatArray, pd.Index | None]:
         label = index[row] if index is not None else row
         raise DataError(f"z: observation at row {label!r} is infinite (use NaN for missing)")
     return np.ascontiguousarray(a), index
+
+
+def as_observation(z: Any, dim_z: int) -> FloatArray:
+    """Return one live observation as a float64 vector of length ``dim_z`` (NaN = missing).
+
+    The checks are those of :func:`as_observations` on a single row.
+    """
+    zz, _ = as_observations(np.reshape(np.asarray(z, dtype=np.float64), (1, -1)), dim_z)
+    return zz[0]

@@ -11,10 +11,23 @@ import numpy as np
 from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.imm import imm_filter_nb, imm_step_nb, imm_workspace_nb
-from quantlab.models.base import BaseModel, IMMResult, Step, as_matrix, as_observations
+from quantlab.models.base import (
+    BaseModel,
+    IMMResult,
+    Step,
+    as_matrix,
+    as_observation,
+    as_observations,
+)
 from quantlab.models.kalman import KalmanFilter, check_loglik
 
-__all__ = ["IMM", "regime_accuracy", "stack_filters", "validate_regime_chain"]
+__all__ = [
+    "IMM",
+    "regime_accuracy",
+    "regime_arrays",
+    "stack_filters",
+    "validate_regime_chain",
+]
 
 _PROB_ATOL = 1e-9
 
@@ -77,6 +90,19 @@ def validate_regime_chain(
         return np.ascontiguousarray(np.log(T)), np.ascontiguousarray(np.log(mu))
 
 
+def regime_arrays(
+    filters: Sequence[KalmanFilter], transition: Any, mu0: Any
+) -> tuple[FloatArray, ...]:
+    """Return the validated ``(Fs, Hs, Qs, Rs, x0s, P0s, log_T, log_mu0)`` of a regime model.
+
+    The per-regime matrices come from :func:`stack_filters`, the log transition matrix and
+    log initial probabilities from :func:`validate_regime_chain`.
+    """
+    Fs, Hs, Qs, Rs, x0s, P0s = stack_filters(filters)
+    log_T, log_mu0 = validate_regime_chain(transition, mu0, Fs.shape[0])
+    return Fs, Hs, Qs, Rs, x0s, P0s, log_T, log_mu0
+
+
 class IMM(BaseModel):
     """Interacting Multiple Model estimator over Kalman filters switched by a Markov chain.
 
@@ -122,9 +148,7 @@ class IMM(BaseModel):
         self._live: tuple[Any, ...] | None = None
 
     def _arrays(self) -> tuple[Any, ...]:
-        Fs, Hs, Qs, Rs, x0s, P0s = stack_filters(self.filters)
-        log_T, log_mu0 = validate_regime_chain(self.transition, self.mu0, Fs.shape[0])
-        return Fs, Hs, Qs, Rs, x0s, P0s, log_T, log_mu0
+        return regime_arrays(self.filters, self.transition, self.mu0)
 
     @property
     def n_models(self) -> int:
@@ -190,8 +214,8 @@ class IMM(BaseModel):
         assert self._live is not None
         xs, Ps, log_mu, x, P, mu, work, arrays = self._live
         Fs, Hs, Qs, Rs, _, _, log_T, _ = arrays
-        zz, _ = as_observations(np.reshape(np.asarray(z, dtype=np.float64), (1, -1)), Hs.shape[1])
-        _, _, _, ll = imm_step_nb(xs, Ps, log_mu, zz[0], Fs, Hs, Qs, Rs, log_T, x, P, mu, work)
+        z_t = as_observation(z, Hs.shape[1])
+        _, _, _, ll = imm_step_nb(xs, Ps, log_mu, z_t, Fs, Hs, Qs, Rs, log_T, x, P, mu, work)
         if np.isnan(ll):
             raise DataError("z: an IMM model's innovation covariance is not positive definite")
         return Step(x=x.copy(), P=P.copy(), loglik=float(ll), mu=mu.copy())
@@ -199,23 +223,17 @@ class IMM(BaseModel):
     @property
     def mu_(self) -> FloatArray:
         """Live regime probabilities."""
-        if self._live is None:
-            raise AttributeError("mu_: no live state yet; call filter(), update() or reset()")
-        return self._live[5].copy()
+        return self._live_copy("mu_", 5)
 
     @property
     def x_(self) -> FloatArray:
         """Live combined posterior mean."""
-        if self._live is None:
-            raise AttributeError("x_: no live state yet; call filter(), update() or reset()")
-        return self._live[3].copy()
+        return self._live_copy("x_", 3)
 
     @property
     def P_(self) -> FloatArray:
         """Live combined posterior covariance."""
-        if self._live is None:
-            raise AttributeError("P_: no live state yet; call filter(), update() or reset()")
-        return self._live[4].copy()
+        return self._live_copy("P_", 4)
 
 
 def regime_accuracy(true_labels: Any, mu: Any, permute: bool = True) -> float:

@@ -22,6 +22,7 @@ from quantlab.models.base import (
     Step,
     as_covariance,
     as_matrix,
+    as_observation,
     as_observations,
     as_vector,
 )
@@ -325,8 +326,7 @@ class KalmanFilter(BaseModel):
             self.reset()
         assert self._live is not None
         x, P, work, (F, H, Q, R, _, _) = self._live
-        zz, _ = as_observations(np.reshape(np.asarray(z, dtype=np.float64), (1, -1)), H.shape[0])
-        x, P, ll = kalman_step_nb(x, P, zz[0], F, H, Q, R, work)
+        x, P, ll = kalman_step_nb(x, P, as_observation(z, H.shape[0]), F, H, Q, R, work)
         if np.isnan(ll):
             raise DataError(
                 "z: innovation covariance S = H P H' + R is not positive definite at this "
@@ -337,16 +337,12 @@ class KalmanFilter(BaseModel):
     @property
     def x_(self) -> FloatArray:
         """Live posterior mean (after the last ``filter``/``update``)."""
-        if self._live is None:
-            raise AttributeError("x_: no live state yet; call filter(), update() or reset()")
-        return self._live[0].copy()
+        return self._live_copy("x_", 0)
 
     @property
     def P_(self) -> FloatArray:
         """Live posterior covariance (after the last ``filter``/``update``)."""
-        if self._live is None:
-            raise AttributeError("P_: no live state yet; call filter(), update() or reset()")
-        return self._live[1].copy()
+        return self._live_copy("P_", 1)
 
     # ------------------------------------------------------------------ estimation
 

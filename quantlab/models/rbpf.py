@@ -10,8 +10,8 @@ import numpy as np
 from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.rbpf import rbpf_filter_nb, rbpf_init_nb, rbpf_step_nb, rbpf_workspace_nb
-from quantlab.models.base import BaseModel, RBPFResult, Step, as_observations
-from quantlab.models.imm import stack_filters, validate_regime_chain
+from quantlab.models.base import BaseModel, RBPFResult, Step, as_observation, as_observations
+from quantlab.models.imm import regime_arrays
 from quantlab.models.kalman import KalmanFilter, check_loglik
 
 __all__ = ["RBPF"]
@@ -86,9 +86,7 @@ class RBPF(BaseModel):
             )
         if not isinstance(self.seed, int | np.integer) or not 0 <= self.seed < 2**64:
             raise ConfigError(f"seed: must be an integer in [0, 2**64), got {self.seed!r}")
-        Fs, Hs, Qs, Rs, x0s, P0s = stack_filters(self.filters)
-        log_T, log_mu0 = validate_regime_chain(self.transition, self.mu0, Fs.shape[0])
-        return Fs, Hs, Qs, Rs, x0s, P0s, log_T, log_mu0
+        return regime_arrays(self.filters, self.transition, self.mu0)
 
     def _initial_state(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
         _, _, _, _, x0s, P0s, _, log_mu0 = arrays
@@ -165,14 +163,14 @@ class RBPF(BaseModel):
         assert self._live is not None
         (regimes, xs, Ps, log_w, rng), x, P, mu, work, arrays = self._live
         Fs, Hs, Qs, Rs, _, _, log_T, _ = arrays
-        zz, _ = as_observations(np.reshape(np.asarray(z, dtype=np.float64), (1, -1)), Hs.shape[1])
+        z_t = as_observation(z, Hs.shape[1])
         *_, ll, _ = rbpf_step_nb(
             regimes,
             xs,
             Ps,
             log_w,
             rng,
-            zz[0],
+            z_t,
             Fs,
             Hs,
             Qs,
@@ -191,20 +189,14 @@ class RBPF(BaseModel):
     @property
     def mu_(self) -> FloatArray:
         """Live regime probabilities."""
-        if self._live is None:
-            raise AttributeError("mu_: no live state yet; call filter(), update() or reset()")
-        return self._live[3].copy()
+        return self._live_copy("mu_", 3)
 
     @property
     def x_(self) -> FloatArray:
         """Live weighted posterior mean."""
-        if self._live is None:
-            raise AttributeError("x_: no live state yet; call filter(), update() or reset()")
-        return self._live[1].copy()
+        return self._live_copy("x_", 1)
 
     @property
     def P_(self) -> FloatArray:
         """Live weighted posterior covariance."""
-        if self._live is None:
-            raise AttributeError("P_: no live state yet; call filter(), update() or reset()")
-        return self._live[2].copy()
+        return self._live_copy("P_", 2)
