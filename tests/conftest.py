@@ -6,9 +6,10 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+
+from quantlab.factors.conformance import synthetic_bars
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -34,26 +35,10 @@ def fixtures_dir() -> Path:
 def random_bars(
     n: int = 500, seed: int = 0, freq: str = "1h", start: str = "2024-01-01"
 ) -> pd.DataFrame:
-    """Return a seeded random-walk frame of valid bars (UTC ``time`` index, float64)."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    spread = np.abs(rng.normal(0.0, 0.005, n)) * close
-    high = np.maximum(open_, close) + spread
-    low = np.minimum(open_, close) - spread
-    index = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="time", unit="ns")
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": rng.gamma(2.0, 50.0, n),
-            "funding_rate": rng.normal(1e-5, 2e-5, n),
-            "trades": rng.poisson(200, n).astype(np.float64),
-        },
-        index=index,
-    )
+    """Return seeded random-walk bars: the package's ``synthetic_bars`` with an ns index."""
+    df = synthetic_bars(n, seed=seed, start=start, freq=freq, wick=0.005)
+    df.index = df.index.as_unit("ns")
+    return df
 
 
 @pytest.fixture

@@ -41,8 +41,14 @@ class ConformanceError(QuantlabError, AssertionError):
     """A factor breaks the factor contract."""
 
 
-def synthetic_bars(n: int = 600, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
-    """Return seeded hourly random-walk bars with every standard and optional column.
+def synthetic_bars(
+    n: int = 600,
+    seed: int = 0,
+    start: str = "2024-01-01",
+    freq: str = "1h",
+    wick: float = 0.004,
+) -> pd.DataFrame:
+    """Return seeded random-walk bars with every standard and optional column.
 
     Parameters
     ----------
@@ -52,14 +58,18 @@ def synthetic_bars(n: int = 600, seed: int = 0, start: str = "2024-01-01") -> pd
         Seed of the generator.
     start
         Open time of the first bar (UTC).
+    freq
+        Bar interval as a pandas frequency (default hourly).
+    wick
+        Scale of the wicks beyond open/close, as a fraction of the close.
     """
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
     open_ = np.concatenate([[100.0], close[:-1]])
-    spread = np.abs(rng.normal(0.0, 0.004, n)) * close
+    spread = np.abs(rng.normal(0.0, wick, n)) * close
     high = np.maximum(open_, close) + spread
     low = np.minimum(open_, close) - spread
-    index = pd.date_range(start, periods=n, freq="1h", tz="UTC", name="time")
+    index = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="time")
     return pd.DataFrame(
         {
             "open": open_,
