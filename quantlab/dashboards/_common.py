@@ -1,15 +1,14 @@
-"""Shared pieces of the dashboard pages: messages, optional features and the data source.
+"""Shared pieces of the dashboard pages: messages, the data source, the page scaffolding.
 
 A page never computes research results itself: it calls the quantlab functions a notebook
-calls. This module only turns their outcomes into panes (an alert for an error, a note for
-a feature whose module is not installed yet) and holds the bar-frame source every page
-reads from.
+calls. This module only turns their outcomes into panes (an alert for an error, a note),
+holds the bar-frame source every page reads from, and builds the pieces every page shares:
+the pane that recomputes on a change and the standalone view with its own data pickers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -26,11 +25,12 @@ __all__ = [
     "DataControls",
     "FrameSource",
     "error_alert",
-    "feature",
+    "frame_or_alert",
     "guard",
+    "live_pane",
     "load_bars",
     "note",
-    "unavailable",
+    "standalone_view",
 ]
 
 SOURCES = ("synthetic", "hyperliquid", "store")
@@ -54,30 +54,6 @@ def error_alert(exc: BaseException, what: str = "") -> pn.pane.Alert:
 def note(text: str, kind: str = "info") -> pn.pane.Alert:
     """Return an alert of ``kind`` (``info``, ``warning``, ``danger``) showing ``text``."""
     return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width")
-
-
-def unavailable(what: str, needs: str) -> pn.pane.Alert:
-    """Return the "not available yet" alert for a part whose quantlab module is missing."""
-    return note(
-        f"**{what}: not available yet** — this part needs `{needs}`, which this version "
-        "of quantlab does not provide.",
-        "warning",
-    )
-
-
-def feature(module: str, attr: str | None = None) -> Any:
-    """Return ``module.attr`` (or the module) if this version of quantlab has it, else None.
-
-    Pages use this to show a "not available yet" alert instead of failing when a backing
-    module has not landed.
-    """
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    if attr is None:
-        return mod
-    return getattr(mod, attr, None)
 
 
 def guard(build: Callable[[], Any], what: str = "") -> Any:
@@ -267,3 +243,37 @@ def frame_or_alert(source: FrameSource) -> pd.DataFrame | pn.pane.Alert:
     if source.error:
         return note(f"**Cannot load {source.label or 'the bars'}** — {source.error}", "danger")
     return note("No bars loaded yet.", "info")
+
+
+# ------------------------------------------------------------------------------ pages
+def live_pane(content: Callable[[], Any], *deps: Any, lazy: bool = False) -> pn.viewable.Viewable:
+    """Return a pane showing ``content()``, computed again whenever one of ``deps`` changes.
+
+    ``deps`` are ``param`` parameters (e.g. ``source.param.frame``). With ``lazy`` the pane
+    computes only while it is shown (the app's hidden tabs wait).
+    """
+    bound = pn.bind(lambda *_: content(), *deps)
+    return pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width")
+
+
+def standalone_view(
+    page: Callable[[FrameSource], Any],
+    df: pd.DataFrame | None,
+    interval: str | None,
+    carry: tuple[str, ...] = ("choice",),
+) -> Any:
+    """Return ``page`` over the user's ``df``, or over its own data pickers without one.
+
+    Without ``df`` the pickers (synthetic BTC by default) stand in a row above the page, and
+    the returned column holds ``source`` (the pickers) and the page's ``carry`` attributes
+    (None where the page has none), for notebooks and tests.
+    """
+    if df is not None:
+        return page(FrameSource.from_frame(df, interval=interval))
+    controls = DataControls()
+    shown = page(controls)
+    out = pn.Column(controls.widgets(horizontal=True), shown, sizing_mode="stretch_width")
+    for name in carry:
+        setattr(out, name, getattr(shown, name, None))
+    out.source = controls
+    return out

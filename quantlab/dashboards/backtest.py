@@ -21,14 +21,13 @@ import param
 
 from quantlab.dashboards import charts
 from quantlab.dashboards._common import (
-    DataControls,
     FrameSource,
     error_alert,
-    feature,
     frame_or_alert,
     guard,
+    live_pane,
     note,
-    unavailable,
+    standalone_view,
 )
 from quantlab.errors import ConfigError, DataError
 
@@ -384,9 +383,6 @@ class SweepPanel:
         if df is None:
             self.result.objects = [note("No bars loaded: nothing to sweep.", "warning")]
             return
-        if feature("quantlab.backtest.sweeps", "sweep_candidates") is None:
-            self.result.objects = [unavailable("Sweep on demand", "quantlab.backtest.sweeps")]
-            return
         try:
             base, grid = self.choice.build(), self.grid()
             chunks = sweep_chunks(df, base, grid, _costs(self.choice.costs), self.choice.fill)
@@ -508,25 +504,19 @@ def backtest_page(
     The stored-sweep input starts at the newest ``sweep*`` table under ``reports_root``.
     With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
     """
-    if feature("quantlab.backtest", "run") is None:
-        return unavailable("Backtest and sweep", "quantlab.backtest.run")
     choice = BacktestChoice(strategy=strategy)
     sweep = SweepPanel(source, choice, reports_root)
-    bound = pn.bind(
-        lambda *_: _content(source, choice),
+    content = live_pane(
+        lambda: _content(source, choice),
         source.param.frame,
         source.param.error,
         choice.param.selection,
         choice.param.stop_loss,
         choice.param.costs,
         choice.param.fill,
+        lazy=lazy,
     )
-    page = pn.Column(
-        choice.widgets(),
-        pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width"),
-        sweep.view(),
-        sizing_mode="stretch_width",
-    )
+    page = pn.Column(choice.widgets(), content, sweep.view(), sizing_mode="stretch_width")
     page.choice, page.source, page.sweep = choice, source, sweep  # for notebooks and tests
     return page
 
@@ -553,12 +543,6 @@ def backtest_view(
     panel viewable
         Display it in a notebook cell or serve it; bad input shows a message in the view.
     """
-    if df is None:
-        controls = DataControls()
-        page = backtest_page(controls, strategy)
-        out = pn.Column(controls.widgets(horizontal=True), page, sizing_mode="stretch_width")
-        out.choice = getattr(page, "choice", None)
-        out.sweep = getattr(page, "sweep", None)
-        out.source = controls
-        return out
-    return backtest_page(FrameSource.from_frame(df, interval=interval), strategy)
+    return standalone_view(
+        lambda source: backtest_page(source, strategy), df, interval, carry=("choice", "sweep")
+    )

@@ -14,6 +14,7 @@ from quantlab.dashboards._common import (
     error_alert,
     frame_or_alert,
     guard,
+    live_pane,
     note,
 )
 
@@ -100,14 +101,14 @@ def data_page(source: FrameSource, *, lazy: bool = False) -> pn.viewable.Viewabl
 
     With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
     """
-    bound = pn.bind(
-        lambda frame, error, label, warnings: _content(source),
+    return live_pane(
+        lambda: _content(source),
         source.param.frame,
         source.param.error,
         source.param.label,
         source.param.warnings,
+        lazy=lazy,
     )
-    return pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width")
 
 
 def data_view(df: pd.DataFrame | None = None, interval: str | None = None) -> pn.Column:

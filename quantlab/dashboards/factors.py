@@ -18,11 +18,11 @@ from quantlab.dashboards import charts
 from quantlab.dashboards._common import (
     FrameSource,
     error_alert,
-    feature,
     frame_or_alert,
     guard,
+    live_pane,
     note,
-    unavailable,
+    standalone_view,
 )
 from quantlab.errors import ConfigError
 
@@ -171,9 +171,6 @@ def _factor_section(df: pd.DataFrame, label: str, name: str, params: dict[str, A
 
 
 def _ic_section(df: pd.DataFrame, name: str, params: dict[str, Any], horizons: list[int]) -> Any:
-    research = feature("quantlab.factors.research")
-    if research is None or not hasattr(research, "ic_summary"):
-        return unavailable("IC and rank IC by horizon, IC decay", "quantlab.factors.research")
     values = _compute(df, name, tuple(sorted(params.items())))
     table = _ic_table(df, values, tuple(horizons))
     decay = _ic_decay(df, values, max(48, max(horizons)))
@@ -221,16 +218,12 @@ def _ic_decay(df: pd.DataFrame, values: pd.Series, max_horizon: int) -> pd.Serie
 def _correlation_section(df: pd.DataFrame, names: list[str]) -> Any:
     if len(names) < 2:
         return note("Pick at least two factors to compare for the correlation heatmap.")
-    frame = _compute_many(df, tuple(names))
-    research = feature("quantlab.factors.research")
-    if research is not None and hasattr(research, "factor_correlation"):
-        corr = research.factor_correlation(frame)
-        title = "Factor correlation"
-    else:
-        corr = frame.corr(method="spearman")
-        title = "Factor rank correlation (Spearman)"
+    from quantlab.factors import research
+
+    corr = research.factor_correlation(_compute_many(df, tuple(names)))
     return pn.pane.Bokeh(
-        charts.heatmap_figure(corr, title, name="correlation"), sizing_mode="stretch_width"
+        charts.heatmap_figure(corr, "Factor correlation", name="correlation"),
+        sizing_mode="stretch_width",
     )
 
 
@@ -260,19 +253,16 @@ def factors_page(
     With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
     """
     choice = FactorChoice(factor=factor)
-    bound = pn.bind(
-        lambda *_: _content(source, choice),
+    content = live_pane(
+        lambda: _content(source, choice),
         source.param.frame,
         source.param.error,
         choice.param.selection,
         choice.param.compare,
         choice.param.horizons,
+        lazy=lazy,
     )
-    page = pn.Column(
-        choice.widgets(),
-        pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width"),
-        sizing_mode="stretch_width",
-    )
+    page = pn.Column(choice.widgets(), content, sizing_mode="stretch_width")
     page.choice, page.source = choice, source  # for notebooks and tests
     return page
 
@@ -296,12 +286,4 @@ def factors_view(
     panel.Column
         Display it in a notebook cell or serve it; bad input shows a message in the view.
     """
-    from quantlab.dashboards._common import DataControls
-
-    if df is None:
-        controls = DataControls()
-        page = factors_page(controls, factor)
-        out = pn.Column(controls.widgets(horizontal=True), page, sizing_mode="stretch_width")
-        out.choice, out.source = page.choice, controls
-        return out
-    return factors_page(FrameSource.from_frame(df, interval=interval), factor)
+    return standalone_view(lambda source: factors_page(source, factor), df, interval)

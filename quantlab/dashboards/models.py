@@ -22,13 +22,12 @@ import param
 
 from quantlab.dashboards import charts
 from quantlab.dashboards._common import (
-    DataControls,
     FrameSource,
-    feature,
     frame_or_alert,
     guard,
+    live_pane,
     note,
-    unavailable,
+    standalone_view,
 )
 
 __all__ = ["REGIME_MODELS", "ModelChoice", "models_page", "models_view", "regime_probabilities"]
@@ -134,8 +133,6 @@ def _truth_table(df: pd.DataFrame, origin: dict[str, Any], mu: pd.DataFrame) -> 
 
 
 def _regimes(source: FrameSource, df: pd.DataFrame, c: ModelChoice, hours: float) -> Any:
-    if feature("quantlab.models.evaluation", "calm_turbulent_imm") is None:
-        return unavailable("Regime probabilities", "quantlab.models.evaluation")
     if c.regime_model == FITTED:
         fit = _fitted(df)
         mu = fit.mu
@@ -165,10 +162,8 @@ def _regimes(source: FrameSource, df: pd.DataFrame, c: ModelChoice, hours: float
 
 
 def _intervals(df: pd.DataFrame, c: ModelChoice) -> Any:
-    return_interval = feature("quantlab.models.factors", "return_interval")
-    if return_interval is None:
-        return unavailable("Conformal intervals", "quantlab.models.factors.return_interval")
     from quantlab.models import coverage, rolling_coverage
+    from quantlab.models.factors import return_interval
 
     ri = return_interval(df, alpha=c.alpha, gamma=c.gamma, window=c.calibration)
     ri = ri[ri["threshold"] < np.inf]  # before enough scores the interval is the whole line
@@ -223,17 +218,14 @@ def models_page(source: FrameSource, *, lazy: bool = False) -> pn.Column:
     With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
     """
     choice = ModelChoice()
-    bound = pn.bind(
-        lambda *_: _content(source, choice),
+    content = live_pane(
+        lambda: _content(source, choice),
         source.param.frame,
         source.param.error,
         *[choice.param[p] for p in ModelChoice.param if p != "name"],
+        lazy=lazy,
     )
-    page = pn.Column(
-        choice.widgets(),
-        pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width"),
-        sizing_mode="stretch_width",
-    )
+    page = pn.Column(choice.widgets(), content, sizing_mode="stretch_width")
     page.choice, page.source = choice, source  # for notebooks and tests
     return page
 
@@ -254,10 +246,4 @@ def models_view(df: pd.DataFrame | None = None, interval: str | None = None) -> 
     panel.Column
         Display it in a notebook cell or serve it; bad input shows a message in the view.
     """
-    if df is None:
-        controls = DataControls()
-        page = models_page(controls)
-        out = pn.Column(controls.widgets(horizontal=True), page, sizing_mode="stretch_width")
-        out.choice, out.source = page.choice, controls
-        return out
-    return models_page(FrameSource.from_frame(df, interval=interval))
+    return standalone_view(models_page, df, interval)

@@ -345,12 +345,6 @@ def test_parse_values():
         bt_page.parse_values("5, x", "fast")
 
 
-def test_missing_backing_module_shows_not_available(monkeypatch, synth):
-    monkeypatch.setattr(bt_page, "feature", lambda *a, **k: None)
-    view = backtest_view(synth)
-    assert any("not available yet" in a for a in alerts(view, "warning"))
-
-
 # -------------------------------------------------------------------------- reports
 def _write_run(root: Path, run_id: str, status: str = "ok") -> None:
     run_dir = root / "2024-05-01" / run_id
