@@ -246,6 +246,20 @@ class MarketParams:
         """Return the names of all parameters."""
         return tuple(f.name for f in dataclasses.fields(cls))
 
+    @classmethod
+    def coerce(cls, params: MarketParams | Mapping[str, Any] | None) -> MarketParams:
+        """Return ``params`` as MarketParams: None gives the defaults, a mapping overrides them.
+
+        Raises ConfigError for anything else (or a mapping :meth:`replace` refuses).
+        """
+        if params is None:
+            return cls()
+        if isinstance(params, MarketParams):
+            return params
+        if isinstance(params, Mapping):
+            return cls().replace(**params)
+        raise ConfigError(f"params: expected MarketParams, a mapping or None, got {params!r}")
+
     def replace(self, **overrides: Any) -> MarketParams:
         """Return a copy with some parameters changed (validated again).
 
@@ -602,16 +616,6 @@ def _n_bars(n_bars: Any) -> int:
     return int(n_bars)
 
 
-def _params(params: Any) -> MarketParams:
-    if params is None:
-        return MarketParams()
-    if isinstance(params, MarketParams):
-        return params
-    if isinstance(params, Mapping):
-        return MarketParams().replace(**params)
-    raise ConfigError(f"params: expected MarketParams, a mapping or None, got {params!r}")
-
-
 def _streams(seed: int, symbol: str) -> tuple[np.random.Generator, np.random.Generator]:
     key = zlib.crc32(symbol.encode("utf-8"))
     normals = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key, 0)))
@@ -666,7 +670,7 @@ def simulate(
     syms = _symbols(symbols)
     seed = _seed(seed)
     rho = _correlation(correlation, len(syms))
-    p = _params(params)
+    p = MarketParams.coerce(params)
     dt_s = interval_seconds(interval)
     sub_s = math.gcd(dt_s, 60)
     k = dt_s // sub_s

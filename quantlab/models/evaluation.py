@@ -84,16 +84,6 @@ def transition_per_bar(hourly: Any, hours: float) -> FloatArray:
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _market_params(params: MarketParams | Mapping[str, Any] | None) -> MarketParams:
-    if params is None:
-        return MarketParams()
-    if isinstance(params, MarketParams):
-        return params
-    if isinstance(params, Mapping):
-        return MarketParams().replace(**params)
-    raise ConfigError(f"params: expected MarketParams, a mapping or None, got {params!r}")
-
-
 def synthetic_regime_imm(
     params: MarketParams | Mapping[str, Any] | None = None,
     interval: str = "1h",
@@ -130,7 +120,7 @@ def synthetic_regime_imm(
     ``rate_k h / (1 - n)^2``. Regimes switch by the hourly chain raised to the bar length
     (:func:`transition_per_bar`).
     """
-    p = _market_params(params)
+    p = MarketParams.coerce(params)
     h = interval_hours(interval)
     drift = p.hourly_drift() * h
     var = p.hourly_volatility() ** 2 * h
