@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from quantlab._typing import PathLikeStr
@@ -68,6 +69,16 @@ def check_range(
         bracket = "(" if low_open else "["
         raise ConfigError(f"{name}: must lie in {bracket}{low}, {high}], got {value!r}")
     return v
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as int, or raise ConfigError unless it is an integer >= ``minimum``.
+
+    Python and numpy integers are accepted; bools and floats (even whole) are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ConfigError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import integrate, special, stats
 
 from quantlab._typing import FloatArray
+from quantlab.config import check_int
 from quantlab.errors import ConfigError, DataError
 
 __all__ = [
@@ -49,12 +50,6 @@ __all__ = [
 ]
 
 EULER_GAMMA = float(np.euler_gamma)
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _finite(name: str, value: object) -> float:
@@ -107,7 +102,7 @@ def probabilistic_sharpe_ratio(
     skewness) raises :class:`ConfigError`.
     """
     sr = _finite("sr", sr)
-    n = _positive_int("n_obs", n_obs, 2)
+    n = check_int("n_obs", n_obs, 2)
     sr_b = _finite("sr_benchmark", sr_benchmark)
     g3 = _finite("skew", skew)
     g4 = _finite("kurtosis", kurtosis)
@@ -179,7 +174,7 @@ def expected_max_sharpe(
     0.4 % at 1000.
     For :math:`N = 1` both give :math:`\\mu`.
     """
-    n = _positive_int("n_trials", n_trials, 1)
+    n = check_int("n_trials", n_trials, 1)
     v = _finite("sr_variance", sr_variance)
     if v < 0.0:
         raise ConfigError(f"sr_variance: must be >= 0, got {sr_variance!r}")
@@ -369,7 +364,7 @@ def deflated_sharpe(
             raise ConfigError("pass trial_sharpes, or both n_trials and sr_variance")
         var_ann = _finite("sr_variance", sr_variance)
         n = n_trials
-    n = _positive_int("n_trials", n, 1)
+    n = check_int("n_trials", n, 1)
     if trial_sharpes is not None and n < np.isfinite(np.asarray(trial_sharpes, float)).sum():
         raise ConfigError(
             f"n_trials: {n} is smaller than the number of trial Sharpe ratios given; "
@@ -479,7 +474,7 @@ def pbo(
     m = np.asarray(returns, dtype=np.float64)
     if m.ndim != 2:
         raise DataError(f"returns: expected a 2-D (bars x strategies) matrix, got {m.ndim}-D")
-    s = _positive_int("n_partitions", n_partitions, 2)
+    s = check_int("n_partitions", n_partitions, 2)
     if s % 2:
         raise ConfigError(f"n_partitions: must be even, got {n_partitions!r}")
     t, n = m.shape

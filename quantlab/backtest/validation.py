@@ -36,6 +36,7 @@ from quantlab.backtest.engine import run
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import STAT_NAMES, compute_stats
 from quantlab.backtest.strategy import StrategyBase, load_strategy
+from quantlab.config import check_int
 from quantlab.data.schema import infer_interval, validate
 from quantlab.errors import ConfigError, DataError
 
@@ -90,17 +91,11 @@ class Split:
         return int(self.test[-1]) + 1
 
 
-def _int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _size(name: str, value: Any, n: int) -> int:
     """An int number of rows, or a fraction of ``n`` in (0, 1)."""
     if isinstance(value, float) and 0.0 < value < 1.0:
         return max(1, math.floor(value * n))
-    return _int(name, value, 1)
+    return check_int(name, value, 1)
 
 
 def _arange(a: int, b: int) -> np.ndarray:
@@ -153,9 +148,9 @@ def walk_forward_splits(
     equal ``sklearn.model_selection.TimeSeriesSplit(n_splits, test_size=h, gap=g)``; rolling
     ones equal it with ``max_train_size=w`` when every train window is full.
     """
-    n = _int("n_samples", n_samples, 2)
+    n = check_int("n_samples", n_samples, 2)
     h = _size("test_size", test_size, n)
-    g = _int("gap", gap, 0)
+    g = check_int("gap", gap, 0)
     if anchor not in ("end", "start"):
         raise ConfigError(f"anchor: must be 'end' or 'start', got {anchor!r}")
     if expanding:
@@ -164,7 +159,7 @@ def walk_forward_splits(
         if train_size is None:
             raise ConfigError("train_size: required for rolling walk-forward (or expanding=True)")
         w = _size("train_size", train_size, n)
-    k = None if n_splits is None else _int("n_splits", n_splits, 1)
+    k = None if n_splits is None else check_int("n_splits", n_splits, 1)
     first_ok = w + g  # earliest test start with a full train window
     if anchor == "end":
         fit = (n - first_ok) // h if n > first_ok else 0
@@ -198,9 +193,9 @@ def holdout_split(n_samples: int, *, test_size: int | float = 0.3, gap: int = 0)
 
     ``gap`` rows between them are left out (the test rows are always the last ones).
     """
-    n = _int("n_samples", n_samples, 2)
+    n = check_int("n_samples", n_samples, 2)
     h = _size("test_size", test_size, n)
-    g = _int("gap", gap, 0)
+    g = check_int("gap", gap, 0)
     if n - h - g < 1:
         raise ConfigError(
             f"holdout_split: {n} rows leave no train rows for a test of {h} and a gap of {g}"
@@ -250,17 +245,17 @@ def purged_kfold_splits(
     :math:`[0, a - h) \\cup [b + h + m, n)`; with :math:`h = m = 0` it is scikit-learn's
     ``KFold``.
     """
-    n = _int("n_samples", n_samples, 2)
-    k = _int("n_splits", n_splits, 2)
+    n = check_int("n_samples", n_samples, 2)
+    k = check_int("n_splits", n_splits, 2)
     if k > n:
         raise ConfigError(f"n_splits: {k} folds need at least {k} rows, got {n}")
     if isinstance(embargo, float) and 0.0 < embargo < 1.0:
         m = math.floor(embargo * n)
     else:
-        m = _int("embargo", embargo, 0)
+        m = check_int("embargo", embargo, 0)
     pos = np.arange(n, dtype=np.int64)
     if isinstance(label_horizon, int | np.integer) and not isinstance(label_horizon, bool):
-        hz = _int("label_horizon", label_horizon, 0)
+        hz = check_int("label_horizon", label_horizon, 0)
         label_end = np.minimum(pos + hz, n - 1)
     else:
         label_end = np.asarray(label_horizon)
