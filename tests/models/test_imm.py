@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from filter_checks import assert_prefix, assert_streaming_matches_batch
 from filterpy.kalman import IMMEstimator
 from filterpy.kalman import KalmanFilter as FilterpyKF
 from hypothesis import given, settings
@@ -231,13 +232,7 @@ def test_batch_and_streaming_agree_exactly() -> None:
     z[5] = np.nan
     imm = IMM(build(systems), transition)
     res = imm.filter(z)
-    live = IMM(build(systems), transition)
-    for t in range(40):
-        step = live.update(z[t])
-        np.testing.assert_array_equal(step.x, res.x[t])
-        np.testing.assert_array_equal(step.P, res.P[t])
-        np.testing.assert_array_equal(step.mu, res.mu[t])
-        assert step.loglik == res.loglik_t[t]
+    assert_streaming_matches_batch(IMM(build(systems), transition), res, z)
     imm.filter(z[:25])
     for t in range(25, 40):
         assert np.array_equal(imm.update(z[t]).mu, res.mu[t])
@@ -254,10 +249,7 @@ def test_prefix_property(seed: int, n: int, cut: int) -> None:
     imm = IMM(build(systems), transition)
     full = imm.filter(z)
     t = min(cut, n)
-    part = imm.filter(z[:t])
-    np.testing.assert_array_equal(part.mu, full.mu[:t])
-    np.testing.assert_array_equal(part.x, full.x[:t])
-    np.testing.assert_array_equal(part.loglik_t, full.loglik_t[:t])
+    assert_prefix(imm.filter(z[:t]), full, t)
 
 
 def test_recovers_volatility_regimes() -> None:

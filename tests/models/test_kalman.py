@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from filter_checks import assert_prefix, assert_streaming_matches_batch
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter as FilterpyKF
 from hypothesis import given, settings
@@ -105,12 +106,7 @@ def test_batch_and_streaming_agree_exactly() -> None:
     z[10] = np.nan
     kf = KalmanFilter(**sys)
     res = kf.filter(z)
-    live = KalmanFilter(**sys)
-    for t in range(len(z)):
-        step = live.update(z[t])
-        np.testing.assert_array_equal(step.x, res.x[t])
-        np.testing.assert_array_equal(step.P, res.P[t])
-        assert step.loglik == res.loglik_t[t]
+    assert_streaming_matches_batch(KalmanFilter(**sys), res, z)
     # filter leaves the live state at the end of the series; update continues from there
     kf.filter(z[:30])
     np.testing.assert_array_equal(kf.x_, res.x[29])
@@ -135,10 +131,7 @@ def test_prefix_property(seed: int, n: int, cut: int, missing: list[int]) -> Non
     t = min(cut, n)
     kf = KalmanFilter(**sys)
     full = kf.filter(z)
-    part = kf.filter(z[:t])
-    np.testing.assert_array_equal(part.x, full.x[:t])
-    np.testing.assert_array_equal(part.P, full.P[:t])
-    np.testing.assert_array_equal(part.loglik_t, full.loglik_t[:t])
+    assert_prefix(kf.filter(z[:t]), full, t)
 
 
 def test_kernel_is_the_model() -> None:

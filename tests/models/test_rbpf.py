@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from filter_checks import assert_prefix, assert_streaming_matches_batch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -174,12 +175,7 @@ def test_batch_and_streaming_agree_exactly() -> None:
     pf = RBPF(models(), TRANSITION, MU0, n_particles=150, seed=11, resample_threshold=0.7)
     res = pf.filter(z)
     live = RBPF(models(), TRANSITION, MU0, n_particles=150, seed=11, resample_threshold=0.7)
-    for t in range(40):
-        step = live.update(z[t])
-        np.testing.assert_array_equal(step.x, res.x[t])
-        np.testing.assert_array_equal(step.P, res.P[t])
-        np.testing.assert_array_equal(step.mu, res.mu[t])
-        assert step.loglik == res.loglik_t[t]
+    assert_streaming_matches_batch(live, res, z)
     pf.filter(z[:20])
     for t in range(20, 40):
         assert np.array_equal(pf.update(z[t]).x, res.x[t])
@@ -193,10 +189,7 @@ def test_prefix_property(seed: int, n: int, cut: int) -> None:
     pf = RBPF(models(), TRANSITION, MU0, n_particles=50, seed=seed)
     full = pf.filter(z)
     t = min(cut, n)
-    part = pf.filter(z[:t])
-    np.testing.assert_array_equal(part.x, full.x[:t])
-    np.testing.assert_array_equal(part.mu, full.mu[:t])
-    np.testing.assert_array_equal(part.loglik_t, full.loglik_t[:t])
+    assert_prefix(pf.filter(z[:t]), full, t)
 
 
 def test_missing_observation_keeps_weights() -> None:
