@@ -85,26 +85,9 @@ def test_best_is_the_best_trial_and_equals_the_engine(bars, found):
 
 def test_batches_categorical_and_minimise(bars):
     space = {"fast": [3, 5, 8], "slow": (20, 40, 10), "taker_fee": [0.0, 0.001]}
-    a = search(
-        bars,
-        ql.backtest.ma_cross(),
-        space,
-        n_trials=12,
-        metric="max_drawdown",
-        seed=1,
-        maximize=False,
-        batch_size=4,
-    )
-    b = search(
-        bars,
-        ql.backtest.ma_cross(),
-        space,
-        n_trials=12,
-        metric="max_drawdown",
-        seed=1,
-        maximize=False,
-        batch_size=4,
-    )
+    options = dict(n_trials=12, metric="max_drawdown", seed=1, maximize=False, batch_size=4)
+    a = search(bars, ql.backtest.ma_cross(), space, **options)
+    b = search(bars, ql.backtest.ma_cross(), space, **options)
     pd.testing.assert_frame_equal(a.trials, b.trials)
     assert a.n_trials == 12 and a.n_invalid == 0
     assert a.best_value == a.trials["value"].min()

@@ -74,6 +74,12 @@ def vbt_run(df, fast, slow, fee, sl_stop=np.nan, sl_trail=False, tp_stop=np.nan)
     )
 
 
+def run_ma_cross(df, fast, slow, stop_loss, fee) -> ql.backtest.BacktestResult:
+    """Run quantlab's MA cross filled at the close, as vectorbt's ``from_signals`` trades."""
+    strategy = ql.backtest.ma_cross(fast=fast, slow=slow, stop_loss=stop_loss)
+    return ql.backtest.run(df, strategy, costs=fee, fill="close", init_cash=INIT_CASH)
+
+
 def assert_parity(res: ql.backtest.BacktestResult, pf) -> pd.DataFrame:
     """Compare equity and every trade; return our trades table."""
     np.testing.assert_allclose(res.equity.to_numpy(), pf.value().to_numpy(), rtol=RTOL, atol=0)
@@ -115,13 +121,7 @@ CASES = [
 @pytest.mark.parametrize(("seed", "fast", "slow", "stop_loss", "fee"), CASES)
 def test_parity_random_walks(seed, fast, slow, stop_loss, fee):
     df = walk(1500, seed)
-    res = ql.backtest.run(
-        df,
-        ql.backtest.ma_cross(fast=fast, slow=slow, stop_loss=stop_loss),
-        costs=fee,
-        fill="close",
-        init_cash=INIT_CASH,
-    )
+    res = run_ma_cross(df, fast, slow, stop_loss, fee)
     pf = vbt_run(df, fast, slow, fee, sl_stop=np.nan if stop_loss is None else stop_loss)
     ours = assert_parity(res, pf)
     assert len(ours) >= 10
@@ -190,13 +190,7 @@ def load_candles(name: str) -> pd.DataFrame:
 def test_parity_real_candles(name, fast, slow, stop_loss):
     df = load_candles(name)
     fee = 0.001
-    res = ql.backtest.run(
-        df,
-        ql.backtest.ma_cross(fast=fast, slow=slow, stop_loss=stop_loss),
-        costs=fee,
-        fill="close",
-        init_cash=INIT_CASH,
-    )
+    res = run_ma_cross(df, fast, slow, stop_loss, fee)
     pf = vbt_run(df, fast, slow, fee, sl_stop=np.nan if stop_loss is None else stop_loss)
     ours = assert_parity(res, pf)
     assert len(ours) >= 3
@@ -209,13 +203,7 @@ def test_real_candles_exercise_stops():
         if stop_loss is None:
             continue
         df = load_candles(name)
-        res = ql.backtest.run(
-            df,
-            ql.backtest.ma_cross(fast=fast, slow=slow, stop_loss=stop_loss),
-            costs=0.001,
-            fill="close",
-            init_cash=INIT_CASH,
-        )
+        res = run_ma_cross(df, fast, slow, stop_loss, 0.001)
         n_stops += int((res.trades["exit_reason"] == "stop").sum())
     assert n_stops >= 5
 
@@ -231,12 +219,6 @@ def test_real_candles_exercise_stops():
 def test_parity_property(seed, fast, gap, stop, fee):
     df = walk(400, seed)
     slow = fast + gap
-    res = ql.backtest.run(
-        df,
-        ql.backtest.ma_cross(fast=fast, slow=slow, stop_loss=stop),
-        costs=fee,
-        fill="close",
-        init_cash=INIT_CASH,
-    )
+    res = run_ma_cross(df, fast, slow, stop, fee)
     pf = vbt_run(df, fast, slow, fee, sl_stop=np.nan if stop is None else stop)
     assert_parity(res, pf)
