@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vectorbt as vbt
 
 import quantlab as ql
+from benchmarks._bars import walk
 from benchmarks._results import write_section
 from quantlab.kernels import backtest as kbt
 
@@ -38,20 +38,6 @@ HERE = Path(__file__).resolve().parent
 SIZES = (100_000, 1_000_000)
 REPEATS = 3
 FAST, SLOW, STOP, FEE = 20, 100, 0.02, 0.0005
-
-
-def walk(n: int, seed: int = 42) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.002, n)))
-    prev = np.concatenate([[100.0], close[:-1]])
-    open_ = prev * np.exp(rng.normal(0.0, 0.0005, n))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0.0, 0.001, n)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0.0, 0.001, n)))
-    index = pd.date_range("2020-01-01", periods=n, freq="1min", tz="UTC", name="time")
-    volume = rng.gamma(2.0, 5.0, n)
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
-    )
 
 
 def median_ms(fn) -> float:
