@@ -99,6 +99,22 @@ def mean_reversion_target_nb(
 
 
 @njit(cache=True)
+def channel_nb(high, low, start, stop):
+    """Return the highest high and the lowest low of bars ``start .. stop - 1``.
+
+    ``(-inf, inf)`` for an empty range; NaNs are skipped (they never compare greater).
+    """
+    hi = -np.inf
+    lo = np.inf
+    for k in range(start, stop):
+        if high[k] > hi:
+            hi = high[k]
+        if low[k] < lo:
+            lo = low[k]
+    return hi, lo
+
+
+@njit(cache=True)
 def donchian_target_nb(close, high, low, entry_window, exit_window, allow_long, allow_short):
     """Return the Donchian breakout position.
 
@@ -112,20 +128,8 @@ def donchian_target_nb(close, high, low, entry_window, exit_window, allow_long, 
     state = 0.0
     start = entry_window if entry_window > exit_window else exit_window
     for t in range(start, n):
-        ent_hi = -np.inf
-        ent_lo = np.inf
-        for k in range(t - entry_window, t):
-            if high[k] > ent_hi:
-                ent_hi = high[k]
-            if low[k] < ent_lo:
-                ent_lo = low[k]
-        ex_hi = -np.inf
-        ex_lo = np.inf
-        for k in range(t - exit_window, t):
-            if high[k] > ex_hi:
-                ex_hi = high[k]
-            if low[k] < ex_lo:
-                ex_lo = low[k]
+        ent_hi, ent_lo = channel_nb(high, low, t - entry_window, t)
+        ex_hi, ex_lo = channel_nb(high, low, t - exit_window, t)
         c = close[t]
         if (state > 0 and c < ex_lo) or (state < 0 and c > ex_hi):
             state = 0.0
