@@ -70,16 +70,7 @@ def _parse_time(values: pd.Series, path: Path) -> pd.DatetimeIndex:
             row = int(np.flatnonzero(np.isnan(v))[0])
             raise DataError(f"{path.name}: row {row}: column 'time' is empty")
         magnitude = np.nanmax(np.abs(v)) if v.size else 0
-        unit = (
-            "s"
-            if magnitude < 1e11
-            else "ms"
-            if magnitude < 1e14
-            else "us"
-            if magnitude < 1e17
-            else "ns"
-        )
-        index = pd.to_datetime(v.astype(np.int64), unit=unit, utc=True)
+        index = pd.to_datetime(v.astype(np.int64), unit=_epoch_unit(magnitude), utc=True)
     elif isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         index = pd.DatetimeIndex(values)
         index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")

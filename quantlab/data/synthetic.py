@@ -70,9 +70,6 @@ DEFAULT_BASE_PRICE = 100.0
 DEFAULT_START = "2024-01-01"
 DEFAULT_DAYS = 90
 
-BAR_COLUMNS_OUT = ("open", "high", "low", "close", "volume", "funding_rate", "trades")
-FLOW_COLUMNS = ("buys", "sells", "signed_flow", "premium")
-
 _CHUNK_SUBSTEPS = 1 << 18
 _ROW_SUM_TOL = 1e-9
 
