@@ -246,13 +246,16 @@ def frame_or_alert(source: FrameSource) -> pd.DataFrame | pn.pane.Alert:
 
 
 # ------------------------------------------------------------------------------ pages
-def live_pane(content: Callable[[], Any], *deps: Any, lazy: bool = False) -> pn.viewable.Viewable:
-    """Return a pane showing ``content()``, computed again whenever one of ``deps`` changes.
+def live_pane(
+    source: FrameSource, content: Callable[[], Any], *deps: Any, lazy: bool = False
+) -> pn.viewable.Viewable:
+    """Return a pane showing ``content()``, computed again when its inputs change.
 
-    ``deps`` are ``param`` parameters (e.g. ``source.param.frame``). With ``lazy`` the pane
-    computes only while it is shown (the app's hidden tabs wait).
+    The inputs are the source's frame and error and the ``param`` parameters ``deps``
+    (e.g. ``choice.param.selection``). With ``lazy`` the pane computes only while it is
+    shown (the app's hidden tabs wait).
     """
-    bound = pn.bind(lambda *_: content(), *deps)
+    bound = pn.bind(lambda *_: content(), source.param.frame, source.param.error, *deps)
     return pn.panel(bound, loading_indicator=True, lazy=lazy, sizing_mode="stretch_width")
 
 

@@ -507,9 +507,8 @@ def backtest_page(
     choice = BacktestChoice(strategy=strategy)
     sweep = SweepPanel(source, choice, reports_root)
     content = live_pane(
+        source,
         lambda: _content(source, choice),
-        source.param.frame,
-        source.param.error,
         choice.param.selection,
         choice.param.stop_loss,
         choice.param.costs,

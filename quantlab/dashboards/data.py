@@ -102,9 +102,8 @@ def data_page(source: FrameSource, *, lazy: bool = False) -> pn.viewable.Viewabl
     With ``lazy`` the page computes only while it is shown (the app's hidden tabs wait).
     """
     return live_pane(
+        source,
         lambda: _content(source),
-        source.param.frame,
-        source.param.error,
         source.param.label,
         source.param.warnings,
         lazy=lazy,

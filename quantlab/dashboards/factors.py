@@ -254,9 +254,8 @@ def factors_page(
     """
     choice = FactorChoice(factor=factor)
     content = live_pane(
+        source,
         lambda: _content(source, choice),
-        source.param.frame,
-        source.param.error,
         choice.param.selection,
         choice.param.compare,
         choice.param.horizons,

@@ -219,9 +219,8 @@ def models_page(source: FrameSource, *, lazy: bool = False) -> pn.Column:
     """
     choice = ModelChoice()
     content = live_pane(
+        source,
         lambda: _content(source, choice),
-        source.param.frame,
-        source.param.error,
         *[choice.param[p] for p in ModelChoice.param if p != "name"],
         lazy=lazy,
     )
