@@ -8,7 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from filter_checks import assert_prefix, assert_streaming_matches_batch
+from filter_checks import (
+    assert_prefix,
+    assert_streaming_matches_batch,
+    assert_update_continues_filter,
+)
 from filterpy.kalman import IMMEstimator
 from filterpy.kalman import KalmanFilter as FilterpyKF
 from hypothesis import given, settings
@@ -233,9 +237,7 @@ def test_batch_and_streaming_agree_exactly() -> None:
     imm = IMM(build(systems), transition)
     res = imm.filter(z)
     assert_streaming_matches_batch(IMM(build(systems), transition), res, z)
-    imm.filter(z[:25])
-    for t in range(25, 40):
-        assert np.array_equal(imm.update(z[t]).mu, res.mu[t])
+    assert_update_continues_filter(imm, res, z, 25)
     np.testing.assert_array_equal(imm.mu_, res.mu[-1])
 
 

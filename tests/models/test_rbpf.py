@@ -6,7 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
-from filter_checks import assert_prefix, assert_streaming_matches_batch
+from filter_checks import (
+    assert_prefix,
+    assert_streaming_matches_batch,
+    assert_update_continues_filter,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -176,9 +180,7 @@ def test_batch_and_streaming_agree_exactly() -> None:
     res = pf.filter(z)
     live = RBPF(models(), TRANSITION, MU0, n_particles=150, seed=11, resample_threshold=0.7)
     assert_streaming_matches_batch(live, res, z)
-    pf.filter(z[:20])
-    for t in range(20, 40):
-        assert np.array_equal(pf.update(z[t]).x, res.x[t])
+    assert_update_continues_filter(pf, res, z, 20)
     np.testing.assert_array_equal(pf.mu_, res.mu[-1])
 
 
