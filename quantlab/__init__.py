@@ -52,9 +52,6 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
         module = importlib.import_module(f"quantlab.{name}")
-        if name == "factors":
-            # the model-backed factors live in quantlab.models (layering) and register there
-            importlib.import_module("quantlab.models")
         globals()[name] = module
         return module
     raise AttributeError(f"module 'quantlab' has no attribute {name!r}")

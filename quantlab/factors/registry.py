@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import importlib
+import importlib.metadata
 import math
 import os
 import pkgutil
@@ -313,8 +314,19 @@ _NOT_LIBRARY = {"registry", "conformance"}
 _PARALLEL_MIN_ROWS = 20_000
 
 
+#: Entry-point group through which other packages (and ``quantlab.models``, which sits
+#: below this layer) contribute factor modules; see ``pyproject.toml``.
+ENTRY_POINT_GROUP = "quantlab.factors"
+
+
 def _load_library() -> None:
-    """Import every module of ``quantlab.factors`` once, so built-in factors register."""
+    """Import every factor module once, so built-in and plug-in factors register.
+
+    Built-ins are the modules of ``quantlab.factors``; plug-ins are the modules named by
+    the ``quantlab.factors`` entry-point group (the model-backed factors of
+    ``quantlab.models.factors`` come this way, so the registry never imports a lower
+    layer by name).
+    """
     global _LIBRARY_LOADED
     if _LIBRARY_LOADED:
         return
@@ -327,6 +339,8 @@ def _load_library() -> None:
             if info.name.startswith("_") or info.name in _NOT_LIBRARY:
                 continue
             importlib.import_module(f"quantlab.factors.{info.name}")
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            entry_point.load()
 
 
 def register(cls: type[FactorSpec] | None = None, *, replace: bool = False) -> Any:

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import quantlab as ql
-import quantlab.models  # registers the model-backed factors
 from quantlab.factors import conformance
 
 NAMES = ql.factors.names()
@@ -61,7 +60,6 @@ _SCRIPT = """
 import json, sys
 import numpy as np
 import quantlab as ql
-import quantlab.models
 from quantlab.factors import conformance
 df = conformance.synthetic_bars(%d, seed=5)
 out = {n: ql.factors.compute(n, df).tolist() for n in ql.factors.names()}

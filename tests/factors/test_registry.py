@@ -286,3 +286,21 @@ def test_check_catches_look_ahead_and_a_wrong_warmup(temp_factor):
     temp_factor(Crash)
     with pytest.raises(ConformanceError, match="'test_crash' fails check"):
         ql.factors.check("test_crash")
+
+
+def test_plugin_factors_register_through_entry_points():
+    # the model-backed factors sit in a lower layer (quantlab.models) and arrive through
+    # the "quantlab.factors" entry-point group, whatever the user imported first
+    import subprocess
+    import sys
+
+    code = (
+        "from quantlab.factors import research, registry\n"
+        "names = registry.names()\n"
+        "assert 'garch_vol' in names and 'kalman_velocity' in names, names\n"
+        "assert 'rsi' in names\n"
+        "print(len(names))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 36
