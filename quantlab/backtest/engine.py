@@ -96,6 +96,19 @@ def _f64(x: Any) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x, dtype=np.float64))
 
 
+def frozen(a: np.ndarray) -> np.ndarray:
+    """Return a read-only view of ``a`` (no copy).
+
+    The kernels are compiled once per combination of argument types, and numba types a
+    read-only array apart from a writable one; handing them read-only views of every
+    series keeps that to one compilation whatever mix of pandas (read-only) and numpy
+    (writable) arrays a strategy's inputs are built from.
+    """
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 def build_inputs(
     df: pd.DataFrame, strategy: StrategyBase, costs: Costs, bar_seconds: float
 ) -> dict[str, np.ndarray]:
@@ -193,7 +206,9 @@ def _simulate(
     bar_seconds: float,
     ordering: str,
 ) -> BacktestResult:
-    equity, cash, qty, fees, funding, records, state = _bt.backtest_nb(**inputs, params=params)
+    equity, cash, qty, fees, funding, records, state = _bt.backtest_nb(
+        **{k: frozen(v) for k, v in inputs.items()}, params=params
+    )
     index = df.index
     trades = _trades_frame(records, index)
     stats = compute_stats(

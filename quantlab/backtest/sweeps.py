@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from quantlab.backtest.costs import Costs, make_costs
-from quantlab.backtest.engine import build_inputs, build_params
+from quantlab.backtest.engine import build_inputs, build_params, frozen
 from quantlab.backtest.stats import STAT_NAMES, periods_per_year
 from quantlab.backtest.strategy import EMATrend, MACross, StrategyBase, load_strategy
 from quantlab.backtest.validation import expand_grid
@@ -421,9 +421,9 @@ def _run_pairs(
                 aux_index[(a, key)] = row
             aux_idx[j, a] = row
     assert base is not None
-    aux = np.ascontiguousarray(np.vstack(aux_rows))
-    bars = (base["open_"], base["high"], base["low"], base["close"], base["day"])
-    close = base["close"]
+    aux = frozen(np.ascontiguousarray(np.vstack(aux_rows)))
+    bars = tuple(frozen(base[k]) for k in ("open_", "high", "low", "close", "day"))
+    close = bars[3]
     warmup = np.zeros(m, dtype=np.int64)
     sig_idx = np.zeros((m, 3), dtype=np.int64)
     out = np.empty((m, _sw.N_METRICS))

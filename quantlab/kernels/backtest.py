@@ -32,6 +32,22 @@ Accounting: ``equity = cash + qty * price``; ``cash`` already holds minus the no
 long (plus that of a short), fees and funding. An entry commits ``fraction`` of equity
 *including* its fee: ``|qty| = f E / (P (1 + fee))``, which for ``f = 1`` is vectorbt's
 all-cash buy. Liquidation happens when equity falls to ``maintenance_margin * |qty| * P``.
+
+Cost of a step
+--------------
+A sweep runs the step billions of times, so three things keep it cheap without changing a
+single bit of its results:
+
+- :func:`backtest_step_nb` is inlined (``inline="always"``) into the loops that call it
+  (:func:`backtest_nb`, the sweep kernel), and so is the intrabar check it runs on every
+  bar with a position.
+- Those loops run on :func:`borrow_nb` views of the state, parameter and trade arrays:
+  numba otherwise counts references to every array handed to an inlined function with
+  atomic instructions, which cost more than the trading logic itself.
+- An *idle* bar (flat, no pending order, target 0) takes :func:`idle_step_nb`, which does
+  only what such a bar can change (the UTC day, the peak, the kill switch and daily-loss
+  flags, the re-arm reset and the pending-order fields); :func:`backtest_step_full_nb` is
+  the same step without that shortcut, and the tests check they agree bit for bit.
 """
 
 from __future__ import annotations
@@ -39,7 +55,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from quantlab.kernels.risk import (
     atr_stop_price_nb,
@@ -185,6 +203,36 @@ T_PNL = 8
 T_REASON = 9
 T_SLIPPAGE = 10
 N_TRADE_FIELDS = 11
+
+
+@intrinsic
+def borrow_nb(typingctx, arr):
+    """Return a view of ``arr`` that holds no reference to it (no reference counting).
+
+    The view shares the data, shape and strides of ``arr`` and has a NULL meminfo, so the
+    reference counting numba emits when it is passed to, bound in or returned from an
+    inlined function costs a null test instead of an atomic increment.
+
+    Only borrow an array that outlives every use of the view: a function argument (its
+    caller holds it for the whole call) used inside that function. Never return the view
+    to Python or keep it after the function returns.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(arr)(context, builder, value=args[0])
+        out = context.make_array(arr)(context, builder)
+        out.meminfo = cgutils.get_null_value(out.meminfo.type)
+        out.parent = cgutils.get_null_value(out.parent.type)
+        out.nitems = src.nitems
+        out.itemsize = src.itemsize
+        out.data = src.data
+        out.shape = src.shape
+        out.strides = src.strides
+        return out._getvalue()
+
+    return arr(arr), codegen
 
 
 @njit(cache=True)
@@ -365,7 +413,7 @@ def _close_position(state, params, trades, i, ref_price, reason, maker, bar_vol,
     state[S_EXTREME] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _intrabar_exit(state, params, trades, i, open_, high, low, bar_vol, volume_ref):
     """Check the protective level and the target of an open position inside bar ``i``."""
     qty = state[S_QTY]
@@ -457,8 +505,65 @@ def _entry_allowed(state, params, i, direction, close, atr):
     return True
 
 
-@njit(cache=True)
-def backtest_step_nb(
+@njit(cache=True, inline="always")
+def is_idle_nb(state, target):
+    """Tell whether an account is idle on a bar: flat, no pending order, target 0 (or NaN).
+
+    Nothing is filled, stopped, charged or decided on an idle bar; :func:`idle_step_nb`
+    applies what it still changes.
+    """
+    return (
+        state[S_QTY] == 0.0
+        and state[S_PEND_EXIT] == 0.0
+        and state[S_PEND_ENTRY] == 0.0
+        and not (target > 0.0)
+        and not (target < 0.0)
+    )
+
+
+@njit(cache=True, inline="always")
+def idle_step_nb(state, params, close, day, atr):
+    """Advance an idle account (:func:`is_idle_nb`) by one bar; return the equity at the close.
+
+    Exactly the updates :func:`backtest_step_full_nb` makes on such a bar, in the same
+    order: the new UTC day (start equity, daily halt reset), the peak, the kill switch and
+    the daily-loss flag on the close equity, the re-arm reset (the target is 0), the pending
+    order fields (``fill = next_open``) and the equity. Without a position there are no
+    fills, stops, funding or bars in the market; cooldowns and breaker pauses are bar
+    indices, so they run out by themselves.
+    """
+    # 1. new UTC day
+    if day != state[S_DAY]:
+        state[S_DAY] = day
+        state[S_DAY_START] = state[S_EQUITY]
+        state[S_DAY_HALT] = 0.0
+    # 5. close: risk limits on the (unchanged) equity, then the empty decision
+    equity = state[S_CASH] + state[S_QTY] * close
+    if equity > state[S_PEAK]:
+        state[S_PEAK] = equity
+    if drawdown_kill_nb(equity, state[S_PEAK], params[P_MAX_DD]):
+        state[S_KILLED] = 1.0
+    if daily_loss_breached_nb(equity, state[S_DAY_START], params[P_DAILY_LOSS]):
+        state[S_DAY_HALT] = 1.0
+    if state[S_REARM_DIR] != 0.0:
+        state[S_REARM_DIR] = 0.0
+    if params[P_FILL] != FILL_CLOSE:
+        reason = EXIT_SIGNAL
+        if state[S_KILLED] > 0.0:
+            reason = EXIT_KILL_SWITCH
+        elif state[S_DAY_HALT] > 0.0:
+            reason = EXIT_DAILY_LOSS
+        state[S_PEND_EXIT] = 0.0
+        state[S_PEND_REASON] = reason
+        state[S_PEND_ENTRY] = 0.0
+        state[S_PEND_FRAC] = 0.0
+        state[S_PEND_ATR] = atr
+    state[S_EQUITY] = equity
+    return equity
+
+
+@njit(cache=True, inline="always")
+def _full_step(
     state,
     params,
     i,
@@ -476,39 +581,6 @@ def backtest_step_nb(
     volume_ref,
     trades,
 ):
-    """Advance one account by bar ``i``; return ``(state, equity at the close)``.
-
-    Parameters
-    ----------
-    state : ndarray
-        Account state (``S_*`` layout), updated in place and returned.
-    params : ndarray
-        One parameter row (``P_*`` layout).
-    i : int
-        Bar position (used for trade records, cooldowns and pauses).
-    open_, high, low, close : float
-        The bar.
-    funding_rate : float
-        Per-hour funding rate charged at the end of the bar (0 for spot).
-    day : int
-        UTC day number of the bar (daily loss limit).
-    target : float
-        Target direction decided at this bar's close: -1, 0 or +1 (NaN counts as 0).
-    atr, realized_vol, regime : float
-        Known at this bar's close: ATR (ATR stop), annualised volatility (volatility
-        targeting), favourable-regime probability (NaN: no regime scaling).
-    bar_vol, volume_ref : float
-        Per-bar volatility and reference volume known before this bar, for slippage.
-    trades : ndarray
-        Trade record buffer (``T_*`` columns); rows beyond its length are counted, not
-        written.
-
-    Notes
-    -----
-    Oracle: with ``fill = close``, fraction 1, equal maker/taker fees, no slippage or
-    funding, and a hard stop, the trades and equity equal vectorbt 1.2's
-    ``Portfolio.from_signals(close, entries, exits, open=, high=, low=, fees=, sl_stop=)``.
-    """
     hours = params[P_BAR_HOURS]
     # 1. new UTC day
     if day != state[S_DAY]:
@@ -607,6 +679,132 @@ def backtest_step_nb(
         state[S_PEND_ATR] = atr
     equity = state[S_CASH] + state[S_QTY] * close
     state[S_EQUITY] = equity
+    return equity
+
+
+@njit(cache=True, inline="always")
+def backtest_step_full_nb(
+    state,
+    params,
+    i,
+    open_,
+    high,
+    low,
+    close,
+    funding_rate,
+    day,
+    target,
+    atr,
+    realized_vol,
+    regime,
+    bar_vol,
+    volume_ref,
+    trades,
+):
+    """Advance one account by bar ``i`` through every rule, without the idle shortcut.
+
+    Same arguments and result as :func:`backtest_step_nb`, which the tests compare with it
+    bit for bit (state, equity and trade records after every bar).
+    """
+    equity = _full_step(
+        state,
+        params,
+        i,
+        open_,
+        high,
+        low,
+        close,
+        funding_rate,
+        day,
+        target,
+        atr,
+        realized_vol,
+        regime,
+        bar_vol,
+        volume_ref,
+        trades,
+    )
+    return state, equity
+
+
+@njit(cache=True, inline="always")
+def backtest_step_nb(
+    state,
+    params,
+    i,
+    open_,
+    high,
+    low,
+    close,
+    funding_rate,
+    day,
+    target,
+    atr,
+    realized_vol,
+    regime,
+    bar_vol,
+    volume_ref,
+    trades,
+):
+    """Advance one account by bar ``i``; return ``(state, equity at the close)``.
+
+    Parameters
+    ----------
+    state : ndarray
+        Account state (``S_*`` layout), updated in place and returned.
+    params : ndarray
+        One parameter row (``P_*`` layout).
+    i : int
+        Bar position (used for trade records, cooldowns and pauses).
+    open_, high, low, close : float
+        The bar.
+    funding_rate : float
+        Per-hour funding rate charged at the end of the bar (0 for spot).
+    day : int
+        UTC day number of the bar (daily loss limit).
+    target : float
+        Target direction decided at this bar's close: -1, 0 or +1 (NaN counts as 0).
+    atr, realized_vol, regime : float
+        Known at this bar's close: ATR (ATR stop), annualised volatility (volatility
+        targeting), favourable-regime probability (NaN: no regime scaling).
+    bar_vol, volume_ref : float
+        Per-bar volatility and reference volume known before this bar, for slippage.
+    trades : ndarray
+        Trade record buffer (``T_*`` columns); rows beyond its length are counted, not
+        written.
+
+    Notes
+    -----
+    Oracle: with ``fill = close``, fraction 1, equal maker/taker fees, no slippage or
+    funding, and a hard stop, the trades and equity equal vectorbt 1.2's
+    ``Portfolio.from_signals(close, entries, exits, open=, high=, low=, fees=, sl_stop=)``.
+
+    An idle bar (:func:`is_idle_nb`) goes through :func:`idle_step_nb`, every other bar
+    through all the rules (:func:`backtest_step_full_nb`); both give the same state and
+    equity bit for bit. The function is inlined into its callers: loop it over
+    :func:`borrow_nb` views (see :func:`backtest_nb`) to keep reference counting out of the
+    loop.
+    """
+    if is_idle_nb(state, target):
+        return state, idle_step_nb(state, params, close, day, atr)
+    equity = _full_step(
+        state,
+        params,
+        i,
+        open_,
+        high,
+        low,
+        close,
+        funding_rate,
+        day,
+        target,
+        atr,
+        realized_vol,
+        regime,
+        bar_vol,
+        volume_ref,
+        trades,
+    )
     return state, equity
 
 
@@ -620,6 +818,62 @@ def finalize_nb(state, trades, last_i, last_close):
     if state[S_QTY] != 0.0:
         _record(state, trades, last_i, last_close, 0.0, EXIT_END, 0.0)
     return state
+
+
+@njit(cache=True)
+def _backtest_loop(
+    state_arg,
+    params_arg,
+    trades_arg,
+    open_,
+    high,
+    low,
+    close,
+    funding_rate,
+    day,
+    target,
+    atr,
+    realized_vol,
+    regime,
+    bar_vol,
+    volume_ref,
+    equity,
+    cash,
+    qty,
+    fees,
+    funding,
+):
+    """Loop :func:`backtest_step_nb` over the bars, writing the per-bar series."""
+    # the caller holds the three arrays for the whole call: borrow them for the loop
+    state = borrow_nb(state_arg)
+    params = borrow_nb(params_arg)
+    trades = borrow_nb(trades_arg)
+    n = close.shape[0]
+    for i in range(n):
+        fees0 = state[S_FEES]
+        funding0 = state[S_FUNDING]
+        state, equity[i] = backtest_step_nb(
+            state,
+            params,
+            i,
+            open_[i],
+            high[i],
+            low[i],
+            close[i],
+            funding_rate[i],
+            day[i],
+            target[i],
+            atr[i],
+            realized_vol[i],
+            regime[i],
+            bar_vol[i],
+            volume_ref[i],
+            trades,
+        )
+        cash[i] = state[S_CASH]
+        qty[i] = state[S_QTY]
+        fees[i] = state[S_FEES] - fees0
+        funding[i] = state[S_FUNDING] - funding0
 
 
 @njit(cache=True)
@@ -661,31 +915,28 @@ def backtest_nb(
     qty = np.empty(n)
     fees = np.empty(n)
     funding = np.empty(n)
-    for i in range(n):
-        fees0 = state[S_FEES]
-        funding0 = state[S_FUNDING]
-        state, equity[i] = backtest_step_nb(
-            state,
-            params,
-            i,
-            open_[i],
-            high[i],
-            low[i],
-            close[i],
-            funding_rate[i],
-            day[i],
-            target[i],
-            atr[i],
-            realized_vol[i],
-            regime[i],
-            bar_vol[i],
-            volume_ref[i],
-            trades,
-        )
-        cash[i] = state[S_CASH]
-        qty[i] = state[S_QTY]
-        fees[i] = state[S_FEES] - fees0
-        funding[i] = state[S_FUNDING] - funding0
+    _backtest_loop(
+        state,
+        params,
+        trades,
+        open_,
+        high,
+        low,
+        close,
+        funding_rate,
+        day,
+        target,
+        atr,
+        realized_vol,
+        regime,
+        bar_vol,
+        volume_ref,
+        equity,
+        cash,
+        qty,
+        fees,
+        funding,
+    )
     if n > 0:
         finalize_nb(state, trades, n - 1, close[n - 1])
     k = int(state[S_N_RECORDS])

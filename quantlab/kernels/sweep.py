@@ -22,6 +22,11 @@ Signal kinds
 Auxiliary per-bar series (funding, ATR, realised volatility, regime, slippage volatility and
 reference volume) are rows of ``aux`` addressed by ``aux_idx[c, A_*]``, so combinations
 sharing a series share one row.
+
+Each account's bar loop (:func:`_stream_account`) runs the inlined engine step on
+:func:`~quantlab.kernels.backtest.borrow_nb` views of its state, parameter row and trade
+buffer, so no reference is counted per bar (see "Cost of a step" in
+:mod:`quantlab.kernels.backtest`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from quantlab.kernels.backtest import (
     S_TRADE_FUNDING,
     S_TURNOVER,
     backtest_step_nb,
+    borrow_nb,
     init_state_nb,
 )
 from quantlab.kernels.rolling import ewm_mean_nb, rolling_mean_nb
@@ -158,10 +164,54 @@ def _run_account(
     out,
 ):
     """Run combination ``c`` over all bars and write its metrics into ``out[c]``."""
-    n = close.shape[0]
     p = params[c]
-    state = init_state_nb(p)
-    trades = np.empty((0, N_TRADE_FIELDS))
+    _stream_account(
+        init_state_nb(p),
+        p,
+        np.empty((0, N_TRADE_FIELDS)),
+        c,
+        open_,
+        high,
+        low,
+        close,
+        day,
+        kind,
+        sig,
+        sig_idx,
+        warmup,
+        allow,
+        aux,
+        aux_idx,
+        out[c],
+    )
+
+
+@njit(cache=True)
+def _stream_account(
+    state_arg,
+    p_arg,
+    trades_arg,
+    c,
+    open_,
+    high,
+    low,
+    close,
+    day,
+    kind,
+    sig,
+    sig_idx,
+    warmup,
+    allow,
+    aux,
+    aux_idx,
+    o,
+):
+    """Loop the engine step of combination ``c`` over the bars; write its metrics into ``o``."""
+    # the caller holds the three arrays for the whole call: borrow them for the loop
+    state = borrow_nb(state_arg)
+    p = borrow_nb(p_arg)
+    trades = borrow_nb(trades_arg)
+    n = close.shape[0]
     along = allow[c, 0] > 0.0
     ashort = allow[c, 1] > 0.0
     i0 = sig_idx[c, 0]
@@ -250,7 +300,6 @@ def _run_account(
             sum_win += pnl
         else:
             sum_loss -= pnl
-    o = out[c]
     o[M_END_VALUE] = prev
     o[M_N_BARS] = n
     o[M_SUM_R] = s_r + c_r
