@@ -18,6 +18,7 @@ The equity of both is compared in the same run (max relative difference).
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -32,6 +33,7 @@ import vectorbt as vbt
 import quantlab as ql
 from benchmarks._bars import walk
 from benchmarks._results import write_section
+from quantlab.backtest.engine import frozen
 from quantlab.kernels import backtest as kbt
 
 HERE = Path(__file__).resolve().parent
@@ -53,7 +55,8 @@ def bench(n: int) -> dict[str, float]:
     df = walk(n)
     strategy = ql.backtest.ma_cross(fast=FAST, slow=SLOW, stop_loss=STOP)
     costs = ql.backtest.make_costs(FEE)
-    inputs = ql.backtest.build_inputs(df, strategy, costs, 60.0)
+    # read-only views, as run() hands them to the kernel (the same compiled specialisation)
+    inputs = {k: frozen(v) for k, v in ql.backtest.build_inputs(df, strategy, costs, 60.0).items()}
     params = ql.backtest.build_params(strategy, costs, fill="close", bar_seconds=60.0)
     # vectorbt gets a tz-naive index: with pandas 3 it spends seconds turning a tz-aware
     # index into Timestamp objects in every wrap, which is not the simulation being compared
@@ -96,7 +99,9 @@ def bench(n: int) -> dict[str, float]:
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     rows = [bench(n) for n in SIZES]
+    load_after = os.getloadavg()
     lines = [
         f'`ma_cross` {FAST}/{SLOW}, {STOP:.0%} stop, {FEE:.2%} fee, `fill="close"`, seeded '
         f"random walk of 1-minute bars; median of {REPEATS} runs after a JIT warm-up; "
@@ -118,7 +123,13 @@ def main() -> None:
         "",
         "`run` includes bar validation, the SMA signals, the trades table and the stats; the "
         "kernel alone is what a fused sweep calls per parameter row. vectorbt is given a tz-naive "
-        "index (with a tz-aware one, pandas 3 makes its result wrapping ~10x slower).",
+        "index (with a tz-aware one, pandas 3 makes its result wrapping ~10x slower). Machine "
+        f"load (1-minute load average, 2 shared cores): {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after.",
+        "",
+        "History, same script and machine: before the per-bar step was made cheaper "
+        "(2026-11-22, load 0.9), the kernel took 7.5 ms on 100,000 bars and 73.5 ms on "
+        "1,000,000 (ratios 2.45 and 2.64); see the parameter sweep section for why.",
     ]
     body = "\n".join(lines)
     write_section(HERE / "RESULTS.md", "bench_backtest", "Backtest engine vs vectorbt", body)

@@ -272,15 +272,16 @@ def main() -> None:
         f"{stage['from_signals'] / t_kernel:.1f}x.",
         "",
         f"The kernel on one thread costs **{ns_step:.1f} ns per bar and combination** (the "
-        "engine step, the cross signal and the streamed statistics). Machine load "
+        "SMA rows, the engine step, the cross signal and the streamed statistics). Machine load "
         f"(1-minute load average of the 2 shared cores) {load_before[0]:.2f} before the "
         f"timings, {load_after[0]:.2f} after; single timings jitter by 10-30 % with it.",
         "",
         "History, same script and machine: before the per-bar step was made cheaper "
         "(2026-11-22, load 0.9-1.0), the sweep took 1.097 s on 1 thread (**6.8x** "
         "vectorbt's 7.50 s) and 0.539 s on 2 threads (13.9x); the kernel alone 0.526 s on "
-        "2 threads, about 53 ns per bar and combination on 1 thread. The step then paid for "
-        "a non-inlined call and atomic reference counting of its state, parameter and "
+        "2 threads, about 54 ns per bar and combination on 1 thread (same measure). The "
+        "step then paid for a non-inlined call and atomic reference counting of its state, "
+        "parameter and "
         "trade arrays on every bar (60 % of the time in `perf`); it is now inlined into the "
         "loops, which run on borrowed views of those arrays (no reference counting), and "
         'idle bars take a shortcut (see `quantlab/kernels/backtest.py`, "Cost of a step").',
