@@ -448,11 +448,12 @@ def _intrabar_exit(state, params, trades, i, open_, high, low, bar_vol, volume_r
         take_tp = True
     elif np.isnan(sl_px):
         # untouched: move the trailing extreme with this bar (after the check)
+        # (a select, not a branch: whether a bar makes a new extreme is a coin toss)
+        ext = state[S_EXTREME]
         if d > 0:
-            if high > state[S_EXTREME]:
-                state[S_EXTREME] = high
-        elif low < state[S_EXTREME]:
-            state[S_EXTREME] = low
+            state[S_EXTREME] = high if high > ext else ext
+        else:
+            state[S_EXTREME] = low if low < ext else ext
         return False
     if take_tp:
         _close_position(
@@ -539,8 +540,8 @@ def idle_step_nb(state, params, close, day, atr):
         state[S_DAY_HALT] = 0.0
     # 5. close: risk limits on the (unchanged) equity, then the empty decision
     equity = state[S_CASH] + state[S_QTY] * close
-    if equity > state[S_PEAK]:
-        state[S_PEAK] = equity
+    peak = state[S_PEAK]
+    state[S_PEAK] = equity if equity > peak else peak  # a select: new peaks are unpredictable
     if drawdown_kill_nb(equity, state[S_PEAK], params[P_MAX_DD]):
         state[S_KILLED] = 1.0
     if daily_loss_breached_nb(equity, state[S_DAY_START], params[P_DAILY_LOSS]):
@@ -629,8 +630,8 @@ def _full_step(
             state[S_FUNDING] += f
     # 5. close: risk limits, then decisions
     equity = state[S_CASH] + state[S_QTY] * close
-    if equity > state[S_PEAK]:
-        state[S_PEAK] = equity
+    peak = state[S_PEAK]
+    state[S_PEAK] = equity if equity > peak else peak  # a select: new peaks are unpredictable
     if drawdown_kill_nb(equity, state[S_PEAK], params[P_MAX_DD]):
         state[S_KILLED] = 1.0
     if daily_loss_breached_nb(equity, state[S_DAY_START], params[P_DAILY_LOSS]):
