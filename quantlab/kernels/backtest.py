@@ -35,8 +35,8 @@ all-cash buy. Liquidation happens when equity falls to ``maintenance_margin * |q
 
 Cost of a step
 --------------
-A sweep runs the step billions of times, so three things keep it cheap without changing a
-single bit of its results:
+A sweep runs the step billions of times, so these keep it cheap without changing a single
+bit of its results:
 
 - :func:`backtest_step_nb` is inlined (``inline="always"``) into the loops that call it
   (:func:`backtest_nb`, the sweep kernel), and so is the intrabar check it runs on every
@@ -48,6 +48,8 @@ single bit of its results:
   only what such a bar can change (the UTC day, the peak, the kill switch and daily-loss
   flags, the re-arm reset and the pending-order fields); :func:`backtest_step_full_nb` is
   the same step without that shortcut, and the tests check they agree bit for bit.
+- Updates that go either way at random from bar to bar (a new peak, a new trailing
+  extreme) are selects rather than branches, so they cost no mispredictions.
 """
 
 from __future__ import annotations
