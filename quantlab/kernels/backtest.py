@@ -59,7 +59,7 @@ import math
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from quantlab.kernels.risk import (
     atr_stop_price_nb,
@@ -208,17 +208,8 @@ N_TRADE_FIELDS = 11
 
 
 @intrinsic
-def borrow_nb(typingctx, arr):
-    """Return a view of ``arr`` that holds no reference to it (no reference counting).
-
-    The view shares the data, shape and strides of ``arr`` and has a NULL meminfo, so the
-    reference counting numba emits when it is passed to, bound in or returned from an
-    inlined function costs a null test instead of an atomic increment.
-
-    Only borrow an array that outlives every use of the view: a function argument (its
-    caller holds it for the whole call) used inside that function. Never return the view
-    to Python or keep it after the function returns.
-    """
+def _borrow_intrinsic(typingctx, arr):
+    """Build the NULL-meminfo view of ``arr`` (the compiled body of :func:`borrow_nb`)."""
     if not isinstance(arr, types.Array):
         return None
 
@@ -235,6 +226,30 @@ def borrow_nb(typingctx, arr):
         return out._getvalue()
 
     return arr(arr), codegen
+
+
+def borrow_nb(arr):
+    """Return a view of ``arr`` that holds no reference to it (no reference counting).
+
+    The view shares the data, shape and strides of ``arr`` and has a NULL meminfo, so the
+    reference counting numba emits when it is passed to, bound in or returned from an
+    inlined function costs a null test instead of an atomic increment.
+
+    Only borrow an array that outlives every use of the view: a function argument (its
+    caller holds it for the whole call) used inside that function. Never return the view
+    to Python or keep it after the function returns.
+
+    In plain Python (``NUMBA_DISABLE_JIT=1``) there is no reference counting to avoid and
+    the array itself is returned.
+    """
+    return arr
+
+
+@overload(borrow_nb, inline="always")
+def _borrow_overload(arr):
+    if isinstance(arr, types.Array):
+        return lambda arr: _borrow_intrinsic(arr)
+    return None
 
 
 @njit(cache=True)
