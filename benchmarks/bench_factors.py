@@ -254,8 +254,9 @@ def main() -> None:
         lines += [
             "",
             f"Model-backed factors (`quantlab/models/factors.py`), once each on "
-            f"{N_MODELS:,} bars (they would be part of `compute_many` of every registered "
-            f"factor once `quantlab.models` is imported; {total:.2f} s together here):",
+            f"{N_MODELS:,} bars (registered through the `quantlab.factors` entry point, so "
+            f"`compute_many(df)` with no names includes them; `garch_vol` refits arch every "
+            f"`refit_every` bars; {total:.2f} s together here):",
             "",
             "| factor | s |",
             "|---|---:|",
