@@ -119,8 +119,11 @@ def test_batch_on_a_dask_cluster(tmp_path, notebooks):
             scheduler=cluster,
             raise_on_failure=False,
         )
-    statuses = {Path(nb.notebook).name: nb.status for nb in run.notebooks}
-    assert statuses == {"a_good.ipynb": "ok", "b_bad.ipynb": "failed"}
+    statuses = {Path(nb.notebook).name: (nb.status, nb.error) for nb in run.notebooks}
+    assert statuses == {
+        "a_good.ipynb": ("ok", None),
+        "b_bad.ipynb": ("failed", "ValueError: broken on purpose 3"),
+    }
     assert "x is 3" in (run.run_dir / "a_good.html").read_text()
     meta = json.loads((run.run_dir / "run_metadata.json").read_text())
     assert [Path(nb["notebook"]).name for nb in meta["notebooks"]] == [
