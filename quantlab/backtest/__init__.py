@@ -27,6 +27,7 @@ from quantlab.backtest.overfitting import (
 )
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.search import SearchResult, search
+from quantlab.backtest.selection import Selection, select_best
 from quantlab.backtest.stats import STAT_NAMES, compute_stats, periods_per_year
 from quantlab.backtest.strategy import (
     STRATEGIES,
@@ -86,6 +87,7 @@ __all__ = [
     "MeanReversion",
     "PBOResult",
     "SearchResult",
+    "Selection",
     "Split",
     "StrategyBase",
     "WalkForwardResult",
@@ -126,6 +128,7 @@ __all__ = [
     "run_validation",
     "scale_costs",
     "search",
+    "select_best",
     "sharpe_moments",
     "strategy_config",
     "strategy_hash",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quantlab.reports import figures
+from quantlab.reports.artifacts import artifact_path, report_dir
 from quantlab.reports.cards import DataCard, data_card
 from quantlab.reports.index import list_runs, write_index
 from quantlab.reports.runner import (
@@ -17,11 +18,13 @@ __all__ = [
     "DataCard",
     "NotebookRun",
     "ReportRun",
+    "artifact_path",
     "data_card",
     "declared_parameters",
-    "figures",
     "default_notebooks",
+    "figures",
     "list_runs",
+    "report_dir",
     "run_reports",
     "write_index",
 ]

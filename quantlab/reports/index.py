@@ -49,6 +49,11 @@ def render_index(runs: list[dict[str, Any]]) -> str:
     rows = []
     for run in runs:
         notebooks = "".join(_notebook_cell(run, nb) for nb in run.get("notebooks", []))
+        notebooks += "".join(
+            f"<li class='artifact'><a href='{html.escape(run['path'])}/{html.escape(a)}'>"
+            f"{html.escape(a)}</a></li>"
+            for a in run.get("artifacts", [])
+        )
         params = html.escape(json.dumps(run.get("parameters", {}), default=str))
         status = html.escape(run.get("status", ""))
         commit = html.escape((run.get("git_commit") or "?")[:10])

@@ -10,7 +10,9 @@ still run.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,12 +22,14 @@ from typing import Any
 
 from quantlab._typing import PathLikeStr
 from quantlab.errors import ConfigError, ReportError
+from quantlab.reports.artifacts import REPORT_DIR_ENV
 from quantlab.reports.cards import DATA_CARD_MIME
 from quantlab.reports.index import write_index
 
 DEFAULT_NOTEBOOK_DIR = Path("notebooks")
 DEFAULT_OUTPUT_ROOT = Path("reports")
 METADATA_FILE = "run_metadata.json"
+_EXECUTION_LOCK = threading.Lock()
 
 
 @dataclass
@@ -54,6 +58,7 @@ class ReportRun:
     parameters: dict[str, Any]
     notebooks: list[NotebookRun]
     duration_s: float = 0.0
+    artifacts: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[NotebookRun]:
@@ -164,6 +169,9 @@ def _run_one(
     record = NotebookRun(notebook=str(notebook), parameters=parameters)
     executed = run_dir / notebook.name
     started = time.perf_counter()
+    # the kernel inherits this: ql.reports.artifact_path() writes into the run folder
+    # (the same value for every notebook of a run; run_reports restores the old one)
+    os.environ[REPORT_DIR_ENV] = str(run_dir.resolve())
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -197,9 +205,48 @@ def _run_job(
     cwd: Path,
     timeout_s: float | None,
 ) -> NotebookRun:
-    """Run one ``(notebook, parameters)`` job; the unit of work on a cluster."""
+    """Run one ``(notebook, parameters)`` job; the unit of work on a cluster.
+
+    Jupyter's client drives each kernel from an asyncio loop that two threads of one
+    process cannot share, so a worker process runs its notebooks one at a time; the
+    cluster runs them in parallel across worker processes.
+    """
     path, parameters = job
-    return _run_one(path, run_dir, parameters, kernel_name, cwd, timeout_s)
+    with _EXECUTION_LOCK:
+        return _run_one(path, run_dir, parameters, kernel_name, cwd, timeout_s)
+
+
+def _execute_all(
+    run: ReportRun,
+    paths: list[Path],
+    chosen: dict[Path, tuple[dict[str, Any], set[str]]],
+    scheduler: Any,
+    kernel_name: str | None,
+    timeout_s: float | None,
+) -> None:
+    """Execute every notebook of ``run``, in order here or in parallel on a cluster."""
+    run_dir = run.run_dir
+    if scheduler is None:
+        for path in paths:
+            run.notebooks.append(
+                _run_one(path, run_dir, chosen[path][0], kernel_name, Path.cwd(), timeout_s)
+            )
+            _write_metadata(run)
+    else:
+        from quantlab.backtest.distributed import map_on_cluster
+
+        jobs = [(path.resolve(), chosen[path][0]) for path in paths]
+        run.notebooks.extend(
+            map_on_cluster(
+                _run_job,
+                jobs,
+                scheduler,
+                run_dir=run_dir.resolve(),
+                kernel_name=kernel_name,
+                cwd=Path.cwd(),
+                timeout_s=timeout_s,
+            )
+        )
 
 
 def run_reports(
@@ -275,28 +322,19 @@ def run_reports(
         notebooks=[],
     )
     started = time.perf_counter()
-    if scheduler is None:
-        for path in paths:
-            run.notebooks.append(
-                _run_one(path, run_dir, chosen[path][0], kernel_name, Path.cwd(), timeout_s)
-            )
-            _write_metadata(run)
-    else:
-        from quantlab.backtest.distributed import map_on_cluster
-
-        jobs = [(path.resolve(), chosen[path][0]) for path in paths]
-        run.notebooks.extend(
-            map_on_cluster(
-                _run_job,
-                jobs,
-                scheduler,
-                run_dir=run_dir.resolve(),
-                kernel_name=kernel_name,
-                cwd=Path.cwd(),
-                timeout_s=timeout_s,
-            )
-        )
+    previous_dir = os.environ.get(REPORT_DIR_ENV)
+    try:
+        _execute_all(run, paths, chosen, scheduler, kernel_name, timeout_s)
+    finally:
+        if previous_dir is None:
+            os.environ.pop(REPORT_DIR_ENV, None)
+        else:
+            os.environ[REPORT_DIR_ENV] = previous_dir
     run.duration_s = round(time.perf_counter() - started, 3)
+    outputs = {METADATA_FILE} | {
+        name for nb in run.notebooks for name in (nb.output_ipynb, nb.output_html) if name
+    }
+    run.artifacts = sorted(p.name for p in run_dir.iterdir() if p.name not in outputs)
     _write_metadata(run)
     write_index(root)
     if raise_on_failure and run.failed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -37,6 +38,8 @@ def notebooks(tmp_path: Path) -> dict[str, Path]:
         "from quantlab.reports import data_card\n"
         "df = random_bars(48)\n"
         "print('x is', x)\n"
+        "from quantlab.reports import artifact_path\n"
+        "artifact_path('table.csv').write_text('a,b\\n1,2\\n')\n"
         "data_card(df, source='test', symbol='BTC', interval='1h', x=x)",
     )
     bad = _notebook(tmp_path / "b_bad.ipynb", "raise ValueError(f'broken on purpose {x}')")
@@ -70,6 +73,11 @@ def test_run_writes_ipynb_html_metadata_and_index(tmp_path, notebooks):
     assert meta["git_commit"] is None or len(meta["git_commit"]) == 40
     index = (out / "index.html").read_text()
     assert "r1" in index and f"{run_dir.parent.name}/r1/a_good.html" in index
+    # what the notebook wrote through artifact_path lands in its run folder, listed
+    assert (run_dir / "table.csv").read_text() == "a,b\n1,2\n"
+    assert meta["artifacts"] == ["table.csv"] and run.artifacts == ["table.csv"]
+    assert f"{run_dir.parent.name}/r1/table.csv" in index
+    assert "QUANTLAB_REPORT_DIR" not in os.environ
 
 
 def test_failing_notebook_is_named_and_others_still_run(tmp_path, notebooks):
@@ -141,3 +149,17 @@ def test_cli_parameters_keep_dates_as_strings(tmp_path):
     assert _parse_value("0.5") == 0.5
     assert _parse_value("null") is None
     assert _parse_value("ETH") == "ETH"
+
+
+def test_artifact_path_interactive_and_bad_names(tmp_path, monkeypatch):
+    from quantlab.reports import artifact_path
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QUANTLAB_REPORT_DIR", raising=False)
+    assert artifact_path("x.json") == Path("reports/interactive/x.json")
+    assert (tmp_path / "reports" / "interactive").is_dir()
+    monkeypatch.setenv("QUANTLAB_REPORT_DIR", str(tmp_path / "run"))
+    assert artifact_path("x.json") == tmp_path / "run" / "x.json"
+    for bad in ("", "../x.json", "a/b.json"):
+        with pytest.raises(ql.ConfigError, match="plain file name"):
+            artifact_path(bad)
