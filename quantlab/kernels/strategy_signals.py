@@ -13,10 +13,36 @@ from numba import njit
 
 
 @njit(cache=True)
-def _allowed(direction, allow_long, allow_short):
+def allowed_nb(direction, allow_long, allow_short):
+    """Return ``direction``'s sign as a target if that side may trade, else 0."""
     if direction > 0 and allow_long:
         return 1.0
     if direction < 0 and allow_short:
+        return -1.0
+    return 0.0
+
+
+@njit(cache=True)
+def cross_step_nb(state, a0, b0, a1, b1):
+    """Advance the moving-average cross state by one bar; return the new state.
+
+    Up-cross (``a1 > b1`` and ``a0 <= b0``) gives +1, down-cross -1, otherwise the state is
+    kept; a NaN among the four values keeps it too. :func:`cross_target_nb` loops it.
+    """
+    if np.isfinite(a0) and np.isfinite(b0) and np.isfinite(a1) and np.isfinite(b1):
+        if a1 > b1 and a0 <= b0:
+            return 1.0
+        if a1 < b1 and a0 >= b0:
+            return -1.0
+    return state
+
+
+@njit(cache=True)
+def ema_trend_dir_nb(close, ema_fast, ema_slow, ema_gate):
+    """Return one bar's gated trend direction: +1, -1 or 0 (:func:`ema_trend_target_nb`)."""
+    if ema_fast > ema_slow and close > ema_gate:
+        return 1.0
+    if ema_fast < ema_slow and close < ema_gate:
         return -1.0
     return 0.0
 
@@ -34,16 +60,8 @@ def cross_target_nb(fast, slow, allow_long, allow_short):
     out = np.zeros(n)
     state = 0.0
     for t in range(1, n):
-        a0 = fast[t - 1]
-        b0 = slow[t - 1]
-        a1 = fast[t]
-        b1 = slow[t]
-        if np.isfinite(a0) and np.isfinite(b0) and np.isfinite(a1) and np.isfinite(b1):
-            if a1 > b1 and a0 <= b0:
-                state = 1.0
-            elif a1 < b1 and a0 >= b0:
-                state = -1.0
-        out[t] = _allowed(state, allow_long, allow_short)
+        state = cross_step_nb(state, fast[t - 1], slow[t - 1], fast[t], slow[t])
+        out[t] = allowed_nb(state, allow_long, allow_short)
     return out
 
 
@@ -57,12 +75,8 @@ def ema_trend_target_nb(close, ema_fast, ema_slow, ema_gate, warmup, allow_long,
     n = close.shape[0]
     out = np.zeros(n)
     for t in range(warmup, n):
-        d = 0.0
-        if ema_fast[t] > ema_slow[t] and close[t] > ema_gate[t]:
-            d = 1.0
-        elif ema_fast[t] < ema_slow[t] and close[t] < ema_gate[t]:
-            d = -1.0
-        out[t] = _allowed(d, allow_long, allow_short)
+        d = ema_trend_dir_nb(close[t], ema_fast[t], ema_slow[t], ema_gate[t])
+        out[t] = allowed_nb(d, allow_long, allow_short)
     return out
 
 

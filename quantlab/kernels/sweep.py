@@ -14,10 +14,10 @@ Signal kinds
 ``KIND_CROSS``
     Moving-average cross of ``sig[sig_idx[c, 0]]`` (fast) and ``sig[sig_idx[c, 1]]``
     (slow), the state machine of :func:`~quantlab.kernels.strategy_signals.cross_target_nb`
-    (:func:`cross_step_nb`).
+    (the same step, :func:`~quantlab.kernels.strategy_signals.cross_step_nb`).
 ``KIND_EMA_TREND``
     Fast/slow EMA trend gated by the close against a third EMA, from ``warmup[c]`` on, as
-    :func:`~quantlab.kernels.strategy_signals.ema_trend_target_nb` (:func:`ema_trend_dir_nb`).
+    :func:`~quantlab.kernels.strategy_signals.ema_trend_target_nb` (same `ema_trend_dir_nb`).
 
 Auxiliary per-bar series (funding, ATR, realised volatility, regime, slippage volatility and
 reference volume) are rows of ``aux`` addressed by ``aux_idx[c, A_*]``, so combinations
@@ -55,6 +55,7 @@ from quantlab.kernels.backtest import (
     init_state_nb,
 )
 from quantlab.kernels.rolling import ewm_mean_nb, rolling_mean_nb
+from quantlab.kernels.strategy_signals import allowed_nb, cross_step_nb, ema_trend_dir_nb
 
 # ------------------------------------------------------------------------ signal kinds
 
@@ -103,46 +104,6 @@ def _neumaier(total, comp, x):
     else:
         comp += (x - t) + total
     return t, comp
-
-
-@njit(cache=True)
-def _allow(direction, allow_long, allow_short):
-    if direction > 0.0 and allow_long:
-        return 1.0
-    if direction < 0.0 and allow_short:
-        return -1.0
-    return 0.0
-
-
-@njit(cache=True)
-def cross_step_nb(state, a0, b0, a1, b1):
-    """Advance the moving-average cross state by one bar; return the new state.
-
-    Up-cross (``a1 > b1`` and ``a0 <= b0``) gives +1, down-cross -1, otherwise the state is
-    kept; a NaN among the four values keeps it too. Looping it from ``t = 1`` with
-    ``(fast[t-1], slow[t-1], fast[t], slow[t])`` equals
-    :func:`~quantlab.kernels.strategy_signals.cross_target_nb` before the direction filter.
-    """
-    if np.isfinite(a0) and np.isfinite(b0) and np.isfinite(a1) and np.isfinite(b1):
-        if a1 > b1 and a0 <= b0:
-            return 1.0
-        if a1 < b1 and a0 >= b0:
-            return -1.0
-    return state
-
-
-@njit(cache=True)
-def ema_trend_dir_nb(close, ema_fast, ema_slow, ema_gate):
-    """Return the EMA-trend direction of one bar (before warm-up and direction filter).
-
-    As :func:`~quantlab.kernels.strategy_signals.ema_trend_target_nb`: +1 when
-    ``ema_fast > ema_slow`` and ``close > ema_gate``, -1 when both point down, else 0.
-    """
-    if ema_fast > ema_slow and close > ema_gate:
-        return 1.0
-    if ema_fast < ema_slow and close < ema_gate:
-        return -1.0
-    return 0.0
 
 
 @njit(cache=True)
@@ -239,14 +200,14 @@ def _stream_account(
         if kind == KIND_CROSS:
             if t > 0:
                 cross = cross_step_nb(cross, sig[i0, t - 1], sig[i1, t - 1], sig[i0, t], sig[i1, t])
-                target = _allow(cross, along, ashort)
+                target = allowed_nb(cross, along, ashort)
             else:
                 target = 0.0
         elif kind == KIND_EMA_TREND:
             target = 0.0
             if t >= w:
                 d = ema_trend_dir_nb(close[t], sig[i0, t], sig[i1, t], sig[i2, t])
-                target = _allow(d, along, ashort)
+                target = allowed_nb(d, along, ashort)
         else:
             target = sig[i0, t]
         state, eq = backtest_step_nb(

@@ -241,12 +241,15 @@ def test_fused_signals_equal_strategy_signal_kernels():
     want = ksig.cross_target_nb(sma[0], sma[2], True, True)
     state, got = 0.0, np.zeros(close.size)
     for t in range(1, close.size):
-        state = ksw.cross_step_nb(state, sma[0, t - 1], sma[2, t - 1], sma[0, t], sma[2, t])
+        state = ksig.cross_step_nb(state, sma[0, t - 1], sma[2, t - 1], sma[0, t], sma[2, t])
         got[t] = state
     np.testing.assert_array_equal(got, want)
     want = ksig.ema_trend_target_nb(close, ema[0], ema[1], ema[2], 19, True, True)
     got = np.array(
-        [ksw.ema_trend_dir_nb(close[t], ema[0, t], ema[1, t], ema[2, t]) for t in range(close.size)]
+        [
+            ksig.ema_trend_dir_nb(close[t], ema[0, t], ema[1, t], ema[2, t])
+            for t in range(close.size)
+        ]
     )
     got[:19] = 0.0
     np.testing.assert_array_equal(got, want)
