@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 5006
+# numba's on-disk cache keys a function on its own file only: a kernel inlined into another
+# module would survive an edit. Every target uses this cache folder, emptied whenever any
+# kernel source changes.
+NUMBA_CACHE := .numba_cache
+export NUMBA_CACHE_DIR := $(CURDIR)/$(NUMBA_CACHE)
 
 .PHONY: setup test lint format reports lab dashboard bench clean
 
@@ -13,13 +18,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(NUMBA_CACHE)/.stamp: $(wildcard quantlab/kernels/*.py)
+	rm -rf $(NUMBA_CACHE)
+	mkdir -p $(NUMBA_CACHE)
+	touch $@
 
-test: $(STAMP)
+setup: $(STAMP) $(NUMBA_CACHE)/.stamp
+
+test: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -27,18 +37,18 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-reports: $(STAMP)
+reports: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/quantlab report
 
-lab: $(STAMP)
+lab: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/jupyter lab notebooks/
 
-dashboard: $(STAMP)
+dashboard: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/quantlab dashboard --port $(PORT)
 
-bench: $(STAMP)
+bench: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/python benchmarks/bench_import.py
 	@for f in benchmarks/bench_*.py; do [ "$$f" = benchmarks/bench_import.py ] || $(BIN)/python $$f; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(NUMBA_CACHE) .pytest_cache .ruff_cache .hypothesis
