@@ -11,13 +11,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "quantlab"
 
 #: Layers in import order; a module may import from its own layer or an earlier one.
 LAYERS: list[tuple[str, ...]] = [
-    ("quantlab._typing", "quantlab.errors", "quantlab.config"),
+    ("quantlab._typing", "quantlab.errors", "quantlab.config", "quantlab.registry"),
     ("quantlab.kernels",),
     ("quantlab.data",),
+    ("quantlab.wallets",),
     ("quantlab.factors",),
     ("quantlab.models",),
     ("quantlab.risk",),
     ("quantlab.backtest",),
+    ("quantlab.execution",),
+    ("quantlab.live",),
+    ("quantlab.lifecycle",),
     ("quantlab.reports",),
     ("quantlab.dashboards",),
     ("quantlab.cli",),
