@@ -7,6 +7,7 @@ non-zero, without a traceback unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,11 @@ from quantlab.errors import ConfigError, QuantlabError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+#: Command groups that live in their own module of this package. Each module defines
+#: ``add_commands(sub)``, which adds its subparsers (with ``set_defaults(func=...)``) to
+#: the top-level subparsers; keep heavy imports inside the command functions.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -359,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--address", default="127.0.0.1")
     dash.add_argument("--show", action="store_true", help="open a browser")
     dash.set_defaults(func=_cmd_dashboard)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_commands(sub)
     return parser
 
 
