@@ -204,10 +204,14 @@ class Registry(Generic[T]):
                             f"{type(exc).__name__}: {exc}"
                         ) from exc
                     if not isinstance(obj, types.ModuleType):
-                        self.register(ep.name, obj)
+                        self._register_plugin(ep.name, obj)
                 self._plugins_loaded = True
             finally:
                 self._loading = False
+
+    def _register_plugin(self, name: str, obj: Any) -> None:
+        """Register the object an entry point named (subclasses may validate or rename)."""
+        self.register(name, obj)
 
     # -- helpers --------------------------------------------------------------------------
     def _check_name(self, name: object) -> None:
