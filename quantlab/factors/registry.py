@@ -43,10 +43,8 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import importlib
-import importlib.metadata
 import math
 import os
-import pkgutil
 import threading
 import typing
 from collections.abc import Iterable, Mapping
@@ -59,6 +57,7 @@ import pandas as pd
 
 from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
+from quantlab.registry import Registry
 
 __all__ = [
     "FactorSpec",
@@ -304,28 +303,56 @@ def _coerce_and_check_params(obj: FactorSpec) -> None:
 # ---------------------------------------------------------------------------------------
 # the registry
 
-_REGISTRY: dict[str, type[FactorSpec]] = {}
+#: Entry-point group through which other packages contribute factors: an entry point names
+#: a FactorSpec subclass (registered under its ``name``) or a module that registers its own
+#: factors with ``@quantlab.factors.register`` when imported.
+ENTRY_POINT_GROUP = "quantlab.factors"
+
+#: The built-in factor library: the modules of this package that define factors, imported
+#: (and so registered) on the first lookup. A new factor module is added here.
+BUILTIN_MODULES = (
+    "quantlab.factors.classic",
+    "quantlab.factors.flow",
+    "quantlab.factors.momentum",
+    "quantlab.factors.perp",
+    "quantlab.factors.regime",
+    "quantlab.factors.volatility",
+)
+
+#: Packages of *later* layers whose import registers factors (this layer may not import
+#: them by name in code). ``quantlab.models`` registers the model-backed factors in
+#: ``quantlab.models.factors`` (imported by ``quantlab/models/__init__.py``); loading it
+#: here makes ``ql.factors.names()`` list them whatever the user imported first.
+CONTRIBUTING_PACKAGES = ("quantlab.models",)
+
 _LOCK = threading.RLock()
 _LIBRARY_LOADED = False
-# Modules of quantlab.factors that never define factors (skipped by discovery).
-_NOT_LIBRARY = {"registry", "conformance"}
 # compute_many runs factors on a thread pool from this many rows on (below, thread start-up
 # costs more than it saves).
 _PARALLEL_MIN_ROWS = 20_000
 
 
-#: Entry-point group through which other packages (and ``quantlab.models``, which sits
-#: below this layer) contribute factor modules; see ``pyproject.toml``.
-ENTRY_POINT_GROUP = "quantlab.factors"
+class _FactorRegistry(Registry[type[FactorSpec]]):
+    """The factor registry: a plug-in class is registered under its own ``name``."""
+
+    def _register_plugin(self, name: str, obj: Any) -> None:
+        if not (isinstance(obj, type) and issubclass(obj, FactorSpec)):
+            raise ConfigError(
+                f"factor plug-in {name!r} (group {ENTRY_POINT_GROUP!r}) must name a FactorSpec "
+                f"subclass or a module, got {obj!r}"
+            )
+        register(obj)
+
+
+_FACTORS = _FactorRegistry("factor", entry_point_group=ENTRY_POINT_GROUP)
 
 
 def _load_library() -> None:
-    """Import every factor module once, so built-in and plug-in factors register.
+    """Register every factor once: built-ins, contributing packages, then plug-ins.
 
-    Built-ins are the modules of ``quantlab.factors``; plug-ins are the modules named by
-    the ``quantlab.factors`` entry-point group (the model-backed factors of
-    ``quantlab.models.factors`` come this way, so the registry never imports a lower
-    layer by name).
+    Built-ins are the modules in :data:`BUILTIN_MODULES`; the model-backed factors come
+    from :data:`CONTRIBUTING_PACKAGES`; plug-ins from the ``quantlab.factors`` entry-point
+    group (loaded by the registry itself).
     """
     global _LIBRARY_LOADED
     if _LIBRARY_LOADED:
@@ -334,13 +361,9 @@ def _load_library() -> None:
         if _LIBRARY_LOADED:
             return
         _LIBRARY_LOADED = True
-        pkg = importlib.import_module("quantlab.factors")
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name.startswith("_") or info.name in _NOT_LIBRARY:
-                continue
-            importlib.import_module(f"quantlab.factors.{info.name}")
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            entry_point.load()
+        for module in (*BUILTIN_MODULES, *CONTRIBUTING_PACKAGES):
+            importlib.import_module(module)
+        _FACTORS.load_plugins()
 
 
 def register(cls: type[FactorSpec] | None = None, *, replace: bool = False) -> Any:
@@ -374,16 +397,7 @@ def register(cls: type[FactorSpec] | None = None, *, replace: bool = False) -> A
     if not replace:
         # Built-ins first, so a user factor cannot silently shadow one loaded later.
         _load_library()
-    with _LOCK:
-        old = _REGISTRY.get(cls.name)
-        if old is not None and not replace and old is not cls:
-            raise ConfigError(
-                f"factor name {cls.name!r} is already registered (by "
-                f"{old.__module__}.{old.__qualname__}); choose another name or pass "
-                "replace=True"
-            )
-        _REGISTRY[cls.name] = cls
-    return cls
+    return _FACTORS.register(cls.name, cls, replace=replace)
 
 
 def _check_class(cls: type[FactorSpec]) -> None:
@@ -428,24 +442,24 @@ def _check_class(cls: type[FactorSpec]) -> None:
 
 def unregister(name: str) -> None:
     """Remove a factor from the registry (unknown names raise :class:`ConfigError`)."""
-    with _LOCK:
-        if name not in _REGISTRY:
-            raise ConfigError(f"unknown factor {name!r}; cannot unregister it")
-        del _REGISTRY[name]
+    _load_library()
+    if name not in _FACTORS:
+        raise ConfigError(f"unknown factor {name!r}; cannot unregister it")
+    _FACTORS.unregister(name)
 
 
 def names(role: Role | str | None = None) -> list[str]:
     """Return the sorted names of registered factors, optionally of one default role."""
     _load_library()
     if role is None:
-        return sorted(_REGISTRY)
+        return _FACTORS.names()
     try:
         r = Role(role)
     except ValueError:
         raise ConfigError(
             f"unknown role {role!r}; expected one of {[x.value for x in Role]}"
         ) from None
-    return sorted(n for n, c in _REGISTRY.items() if c.role is r)
+    return [n for n, c in _FACTORS.items() if c.role is r]
 
 
 def get(name: str) -> type[FactorSpec]:
@@ -453,17 +467,14 @@ def get(name: str) -> type[FactorSpec]:
     _load_library()
     if not isinstance(name, str):
         raise ConfigError(f"factor name must be a str, got {type(name).__name__} {name!r}")
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        import difflib
+    if name in _FACTORS:
+        return _FACTORS.get(name)
+    import difflib
 
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"; did you mean {close}?" if close else ""
-        raise ConfigError(
-            f"unknown factor {name!r}{hint} (ql.factors.names() lists the {len(_REGISTRY)} "
-            "registered factors)"
-        ) from None
+    known = _FACTORS.names()
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"; did you mean {close}?" if close else ""
+    raise ConfigError(f"unknown factor {name!r}{hint}; known: {', '.join(known)}")
 
 
 def spec(name: str | FactorSpec, **params: Any) -> FactorSpec:

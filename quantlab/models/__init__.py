@@ -69,4 +69,6 @@ __all__ = [
     "white_noise_cov",
 ]
 
+# The model-backed factors register here, in one place (quantlab.factors' registry imports
+# this package on its first lookup: see quantlab.factors.registry.CONTRIBUTING_PACKAGES).
 from quantlab.models import factors as _model_factors  # noqa: F401

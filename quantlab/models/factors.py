@@ -2,8 +2,11 @@
 
 Each factor is a :class:`~quantlab.factors.FactorSpec` whose ``compute`` delegates to a
 model of :mod:`quantlab.models`; nothing here adds maths beyond building the model's
-input. They register when :mod:`quantlab.models` is imported (``ql.factors`` does that),
-so ``ql.factors.names()`` lists them next to the factor library::
+input. This module is the one place they register: ``quantlab/models/__init__.py`` imports
+it, so they register whenever :mod:`quantlab.models` is imported, and the factor registry
+imports :mod:`quantlab.models` on its first lookup (it is listed in
+``quantlab.factors.registry.CONTRIBUTING_PACKAGES``), so ``ql.factors.names()`` lists them
+next to the factor library whatever the user imported first::
 
     import quantlab as ql
     ql.factors.compute("kalman_velocity", df)             # log-price drift per bar

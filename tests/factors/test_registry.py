@@ -288,19 +288,95 @@ def test_check_catches_look_ahead_and_a_wrong_warmup(temp_factor):
         ql.factors.check("test_crash")
 
 
-def test_plugin_factors_register_through_entry_points():
-    # the model-backed factors sit in a lower layer (quantlab.models) and arrive through
-    # the "quantlab.factors" entry-point group, whatever the user imported first
+def test_model_factors_register_through_the_declared_hook():
+    # the model-backed factors register in one place, quantlab/models/factors.py (a
+    # downward import the layering test sees); the factor registry imports the packages in
+    # CONTRIBUTING_PACKAGES on its first lookup, whatever the user imported first
     import subprocess
     import sys
 
     code = (
+        "import sys\n"
         "from quantlab.factors import research, registry\n"
+        "assert 'quantlab.models' not in sys.modules\n"
         "names = registry.names()\n"
+        "assert 'quantlab.models.factors' in sys.modules\n"
         "assert 'garch_vol' in names and 'kalman_velocity' in names, names\n"
+        "assert registry.get('garch_vol').__module__ == 'quantlab.models.factors'\n"
         "assert 'rsi' in names\n"
         "print(len(names))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) >= 36
+
+
+def test_every_factor_is_registered_from_a_declared_place():
+    # built-ins come from BUILTIN_MODULES, model-backed ones from CONTRIBUTING_PACKAGES;
+    # a factor module missing from the list would silently lose its factors
+    import pathlib
+    import pkgutil
+
+    from quantlab.factors import registry
+
+    declared = set(registry.BUILTIN_MODULES)
+    pkg = pathlib.Path(registry.__file__).parent
+    for info in pkgutil.iter_modules([str(pkg)]):
+        text = (pkg / f"{info.name}.py").read_text()
+        if "@register" in text and info.name != "registry":
+            assert f"quantlab.factors.{info.name}" in declared, info.name
+    for name in ql.factors.names():
+        module = ql.factors.get(name).__module__
+        assert module in declared or any(
+            module.startswith(p + ".") for p in registry.CONTRIBUTING_PACKAGES
+        ), (name, module)
+
+
+def test_factor_plugins_by_entry_point(monkeypatch, temp_factor):
+    """A third-party package contributes a FactorSpec class (or a module) by entry point."""
+    import importlib.metadata
+
+    from quantlab.factors import registry
+
+    class Plug(FactorSpec):
+        name = "test_plugin_range"
+        inputs = ("high", "low")
+        description = "High minus low (a plug-in)."
+
+        def compute(self, high, low):
+            return high - low
+
+    class EP:
+        name, value = "my_range", "my_pkg.factors:Plug"
+
+        def load(self):
+            return Plug
+
+    class BadEP:
+        name, value = "bad", "my_pkg.factors:not_a_factor"
+
+        def load(self):
+            return 42
+
+    group_eps = [EP()]
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        lambda *, group=None: list(group_eps) if group == registry.ENTRY_POINT_GROUP else [],
+    )
+    ql.factors.names()  # the library is loaded; now read the group again
+    monkeypatch.setattr(registry._FACTORS, "_plugins_loaded", False)
+    names = ql.factors.names()
+    temp_factor(Plug)  # unregistered after the test
+    assert "test_plugin_range" in names and "rsi" in names and "garch_vol" in names
+    assert "my_range" not in names  # registered under the class's own name
+    bars = random_bars(50, seed=1)
+    out = ql.factors.compute("test_plugin_range", bars)
+    np.testing.assert_array_equal(out.to_numpy(), (bars.high - bars.low).to_numpy())
+
+    group_eps[:] = [BadEP()]
+    monkeypatch.setattr(registry._FACTORS, "_plugins_loaded", False)
+    with pytest.raises(ql.ConfigError, match=r"factor plug-in 'bad' .* must name a FactorSpec"):
+        ql.factors.names()
+    group_eps.clear()
+    assert "rsi" in ql.factors.names()
