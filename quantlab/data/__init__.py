@@ -9,34 +9,60 @@ The public face::
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import Any
+
 from quantlab.data.files import read_bars_file
-from quantlab.data.intervals import interval_hours, interval_seconds, interval_timedelta, to_utc
-from quantlab.data.loader import SOURCES, load
+from quantlab.data.intervals import (
+    interval_hours,
+    interval_label,
+    interval_seconds,
+    interval_timedelta,
+    to_utc,
+)
+from quantlab.data.loader import check, load
 from quantlab.data.schema import (
     BAR_COLUMNS,
     OPTIONAL_COLUMNS,
     DataQualityWarning,
+    bar_interval,
     fill_gaps,
     infer_interval,
     quality_report,
     summary,
     validate,
 )
+from quantlab.data.sources import SOURCES, DataSource, source_options
 
 __all__ = [
     "BAR_COLUMNS",
     "OPTIONAL_COLUMNS",
     "SOURCES",
     "DataQualityWarning",
+    "DataSource",
+    "bar_interval",
+    "check",
     "fill_gaps",
     "infer_interval",
     "interval_hours",
+    "interval_label",
     "interval_seconds",
     "interval_timedelta",
     "load",
     "quality_report",
     "read_bars_file",
+    "source_options",
     "summary",
     "to_utc",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a submodule on first access (``ql.data.store.Store()`` in a fresh process)."""
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

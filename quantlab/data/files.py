@@ -82,6 +82,33 @@ def _parse_time(values: pd.Series, path: Path) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(index, name=INDEX_NAME).as_unit("ns")
 
 
+def _read_table(p: Path, parquet: bool) -> pd.DataFrame:
+    """Read the raw table; any failure of the reader becomes a DataError naming the file."""
+    if parquet:
+        try:
+            raw = pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises many types for a damaged file
+            raise DataError(
+                f"{p}: not a readable Parquet file ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]}); the file is damaged or truncated: "
+                "write it again"
+            ) from exc
+        if isinstance(raw.index, pd.DatetimeIndex):
+            raw = raw.reset_index()
+        return raw
+    try:
+        return pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{p}: the file is empty (no header, no rows); a bars CSV starts with a header "
+            "such as 'time,open,high,low,close,volume'"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise DataError(
+            f"{p}: cannot be read as CSV ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from exc
+
+
 def read_bars_file(path: PathLikeStr) -> pd.DataFrame:
     """Read bars from a CSV or Parquet file.
 
@@ -103,8 +130,8 @@ def read_bars_file(path: PathLikeStr) -> pd.DataFrame:
     Raises
     ------
     DataError
-        Unknown suffix, missing file, missing or ambiguous columns, values that are not
-        numbers (naming the row and column).
+        Unknown suffix, missing, empty or damaged file, missing or ambiguous columns,
+        values that are not numbers (naming the file, row and column).
     """
     p = Path(path)
     name = p.name.lower()
@@ -112,12 +139,9 @@ def read_bars_file(path: PathLikeStr) -> pd.DataFrame:
         raise DataError(f"{p}: unsupported file type; use one of {SUPPORTED_SUFFIXES}")
     if not p.exists():
         raise DataError(f"{p}: no such file")
-    if name.endswith((".parquet", ".pq")):
-        raw = pd.read_parquet(p)
-        if isinstance(raw.index, pd.DatetimeIndex):
-            raw = raw.reset_index()
-    else:
-        raw = pd.read_csv(p)
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder; give the path of one .csv or .parquet file")
+    raw = _read_table(p, name.endswith((".parquet", ".pq")))
     mapping = _canonical_columns(list(raw.columns), p)
     raw = raw[list(mapping)].rename(columns=mapping)
     out = pd.DataFrame(index=_parse_time(raw["time"], p))

@@ -57,6 +57,29 @@ def interval_timedelta(interval: str) -> pd.Timedelta:
     return pd.Timedelta(seconds=interval_seconds(interval))
 
 
+def interval_label(step: pd.Timedelta | str) -> str:
+    """Return the short name of a bar length: ``Timedelta(hours=4)`` -> ``"4h"``.
+
+    The largest unit (w, d, h, m, s) that divides the length is used, so
+    ``interval_seconds(interval_label(td)) == td.total_seconds()``.
+
+    Raises
+    ------
+    ConfigError
+        If ``step`` is not a positive whole number of seconds.
+    """
+    if isinstance(step, str):
+        return interval_label(interval_timedelta(step))
+    seconds = pd.Timedelta(step).total_seconds()
+    if seconds <= 0 or seconds != int(seconds):
+        raise ConfigError(f"interval: {step} is not a positive whole number of seconds")
+    whole = int(seconds)
+    for unit in ("w", "d", "h", "m"):
+        if whole % _UNIT_SECONDS[unit] == 0:
+            return f"{whole // _UNIT_SECONDS[unit]}{unit}"
+    return f"{whole}s"
+
+
 def interval_hours(interval: str) -> float:
     """Return the length of a bar interval in hours (funding rates are per hour)."""
     return interval_seconds(interval) / 3600.0

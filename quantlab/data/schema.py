@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from quantlab.data.intervals import interval_timedelta
+from quantlab.data.intervals import interval_label, interval_timedelta
 from quantlab.errors import DataError
 
 BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
@@ -53,6 +53,8 @@ class Check:
         A human sentence with the numbers, used in error messages.
     severity : str
         ``"error"`` (the frame is unusable) or ``"warning"``.
+    first_rows : tuple of int
+        Positions (0-based row numbers) of the first few offending rows.
     """
 
     rule: str
@@ -61,6 +63,7 @@ class Check:
     first_time: pd.Timestamp | None
     detail: str = ""
     severity: str = "error"
+    first_rows: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -112,17 +115,24 @@ def _check_structure(df: object) -> pd.DataFrame:
 # ------------------------------------------------------------------------ row checks
 
 
-def _first_time(index: pd.DatetimeIndex, mask: np.ndarray) -> pd.Timestamp | None:
-    hits = np.flatnonzero(mask)
-    return index[hits[0]] if hits.size else None
+#: How many offending rows a check remembers (the quality table shows them).
+N_EXAMPLES = 5
 
 
 def _row_check(
     df: pd.DataFrame, rule: str, column: str, mask: np.ndarray, detail: Callable[[int], str]
 ) -> Check:
-    count = int(mask.sum())
-    first = _first_time(df.index, mask)
-    return Check(rule, column, count, first, detail(int(np.flatnonzero(mask)[0])) if count else "")
+    hits = np.flatnonzero(mask)
+    count = int(hits.size)
+    first = df.index[hits[0]] if count else None
+    return Check(
+        rule,
+        column,
+        count,
+        first,
+        detail(int(hits[0])) if count else "",
+        first_rows=tuple(int(i) for i in hits[:N_EXAMPLES]),
+    )
 
 
 def _ns(index: pd.DatetimeIndex) -> np.ndarray:
@@ -205,12 +215,82 @@ def infer_interval(index: pd.DatetimeIndex) -> pd.Timedelta | None:
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 
 
+def bar_interval(df: pd.DataFrame) -> str:
+    """Return the interval of a frame of bars, e.g. ``"4h"``.
+
+    The interval its source stated (``df.attrs["interval"]``, set by
+    :func:`quantlab.data.load`), else the most common spacing of the index.
+
+    Raises
+    ------
+    DataError
+        Under two rows and no stated interval: the spacing cannot be inferred.
+    """
+    stated = df.attrs.get("interval") if isinstance(df, pd.DataFrame) else None
+    if isinstance(stated, str):
+        return stated
+    step = infer_interval(df.index)
+    if step is None:
+        raise DataError(
+            f"interval: cannot infer it from {len(df)} bar(s); pass interval='1h' (or the "
+            "bars' own interval)"
+        )
+    return interval_label(step)
+
+
 def _resolve_step(df: pd.DataFrame, interval: str | None) -> tuple[pd.Timedelta | None, str]:
     if interval is not None:
         return interval_timedelta(interval), interval
     step = infer_interval(df.index)
-    label = f"{step} (inferred: the most common spacing)" if step is not None else "unknown"
+    label = f"{interval_label(step)} (inferred)" if step is not None else "unknown"
     return step, label
+
+
+def _spacing_check(df: pd.DataFrame, interval: str) -> Iterator[Check]:
+    """Refuse bars whose most common spacing is not the interval they are said to have.
+
+    Daily bars called ``1h`` would otherwise read as 23 missing bars a day (and a fill
+    would invent them); 1h bars called ``1d`` would be off the grid.
+    """
+    if len(df) < 3:
+        return
+    step = interval_timedelta(interval)
+    diffs = np.diff(_ns(df.index))
+    diffs = diffs[diffs > 0]
+    if diffs.size < 2:
+        return
+    values, counts = np.unique(diffs, return_counts=True)
+    k = int(np.argmax(counts))
+    mode = pd.Timedelta(int(values[k]), unit="ns")
+    if mode == step or counts[k] * 2 <= diffs.size:
+        yield Check("spacing matches the interval", "index", 0, None, f"interval {interval}")
+        return
+    spacing = interval_label(mode)
+    bad = np.concatenate([[False], np.diff(_ns(df.index)) != step.value])
+    if mode > step:
+        fix = (
+            f"these are {spacing} bars: pass interval='{spacing}' (or None to infer it); "
+            f"a gap policy at {interval} would invent "
+            f"{int(mode / step) - 1} bar(s) between every two real ones"
+        )
+    else:
+        fix = (
+            f"these are {spacing} bars: pass interval='{spacing}' (or None to infer it), or "
+            f"resample them to {interval} first"
+        )
+    detail = (
+        f"the most common spacing is {spacing} ({int(counts[k])} of {diffs.size} steps), "
+        f"not the interval {interval}; {fix}"
+    )
+    hits = np.flatnonzero(bad)
+    yield Check(
+        "spacing matches the interval",
+        "index",
+        int(hits.size),
+        df.index[hits[0]],
+        detail,
+        first_rows=tuple(int(i) for i in hits[:N_EXAMPLES]),
+    )
 
 
 def _gap_checks(df: pd.DataFrame, interval: str | None) -> Iterator[Check]:
@@ -239,7 +319,15 @@ def _gap_checks(df: pd.DataFrame, interval: str | None) -> Iterator[Check]:
             f"{n_missing} missing bar(s) of {label}, {100.0 * n_missing / expected:.3f}% "
             f"of {expected}; {int((missing_after > 0).sum())} gap(s), largest {largest} bar(s)"
         )
-        yield Check("no gaps", "index", n_missing, first_missing, detail)
+        after = np.flatnonzero(missing_after) + 1
+        yield Check(
+            "no gaps",
+            "index",
+            n_missing,
+            first_missing,
+            detail,
+            first_rows=tuple(int(j) for j in after[:N_EXAMPLES]),
+        )
     else:
         yield Check("no gaps", "index", 0, None, f"interval {label}")
 
@@ -261,10 +349,22 @@ def run_checks(df: pd.DataFrame, interval: str | None = None) -> list[Check]:
         dtypes); the row rules are reported, not raised.
     """
     _check_structure(df)
-    checks = list(_index_checks(df))
+    checks = [
+        Check(
+            "at least one bar",
+            "index",
+            0 if len(df) else 1,
+            None,
+            "" if len(df) else "no rows (a header without data, or a range that holds no bar)",
+        )
+    ]
+    checks.extend(_index_checks(df))
     checks.extend(_value_checks(df))
     if all(c.ok for c in checks if c.column == "index"):
-        checks.extend(_gap_checks(df, interval))
+        if interval is not None:
+            checks.extend(_spacing_check(df, interval))
+        if all(c.ok for c in checks if c.column == "index"):
+            checks.extend(_gap_checks(df, interval))
     return checks
 
 
@@ -309,10 +409,20 @@ def validate(
     if gap_check is None:
         return df
     if gaps == "error":
-        raise DataError(gap_check.message() + "; pass gaps='ffill' or gaps='allow' to accept")
+        raise DataError(
+            gap_check.message() + "; to accept them pass gaps='allow' (keep the gaps) or "
+            "gaps='ffill' (insert flat bars): `-p gaps allow` for a notebook, `--gaps allow` "
+            "on the command line"
+        )
     if gaps == "allow":
         warnings.warn(f"bars have gaps: {gap_check.detail}", DataQualityWarning, stacklevel=2)
         return df
+    if gap_check.violations > len(df):
+        raise DataError(
+            f"gaps='ffill': refused, it would invent {gap_check.violations} bars beside "
+            f"{len(df)} real ones ({gap_check.detail}); check the interval, or pass "
+            "gaps='allow' to keep the gaps"
+        )
     filled = fill_gaps(df, interval)
     warnings.warn(f"filled gaps: {gap_check.detail}", DataQualityWarning, stacklevel=2)
     return filled
@@ -323,7 +433,17 @@ def fill_gaps(df: pd.DataFrame, interval: str | None = None) -> pd.DataFrame:
 
     The inserted bars have open = high = low = close = the previous close, zero volume
     and trades, and the previous ``funding_rate``. ``attrs["filled_bars"]`` counts them.
+
+    Raises
+    ------
+    DataError
+        ``interval`` is finer (or coarser) than the bars' own spacing: filling daily bars
+        at ``1h`` would invent 23 flat bars a day.
     """
+    if interval is not None:
+        for check in _spacing_check(df, interval):
+            if not check.ok:
+                raise DataError(f"fill_gaps: refused: {check.message()}")
     step, _ = _resolve_step(df, interval)
     if step is None:
         return df
@@ -345,6 +465,25 @@ def fill_gaps(df: pd.DataFrame, interval: str | None = None) -> pd.DataFrame:
     return out
 
 
+QUALITY_COLUMNS = (
+    "check",
+    "column",
+    "status",
+    "violations",
+    "percent",
+    "first_time",
+    "first_rows",
+    "detail",
+)
+
+
+def _describe_rows(df: pd.DataFrame, rows: tuple[int, ...], count: int) -> str:
+    if not rows:
+        return ""
+    text = ", ".join(f"#{i} {df.index[i].isoformat()}" for i in rows)
+    return text + (f", ... ({count - len(rows)} more)" if count > len(rows) else "")
+
+
 def quality_report(df: pd.DataFrame, interval: str | None = None) -> pd.DataFrame:
     """Return the data-quality table a notebook shows: one row per rule and column.
 
@@ -358,9 +497,10 @@ def quality_report(df: pd.DataFrame, interval: str | None = None) -> pd.DataFram
     Returns
     -------
     pd.DataFrame
-        Columns ``check, column, status, violations, percent, first_time, detail``;
-        ``status`` is ``"ok"`` or ``"FAIL"``. The frame's ``attrs`` carry a summary
-        (rows, start, end, interval).
+        Columns ``check, column, status, violations, percent, first_time, first_rows,
+        detail``; ``status`` is ``"ok"`` or ``"FAIL"``; ``first_rows`` lists the row
+        numbers (0-based, in the frame's order) and times of the first offending rows.
+        The frame's ``attrs`` carry a summary (rows, start, end, interval).
     """
     checks = run_checks(df, interval)
     n = max(len(df), 1)
@@ -372,11 +512,14 @@ def quality_report(df: pd.DataFrame, interval: str | None = None) -> pd.DataFram
             "violations": c.violations,
             "percent": 100.0 * c.violations / n,
             "first_time": c.first_time,
+            "first_rows": _describe_rows(
+                df, c.first_rows, c.violations if c.rule != "no gaps" else 0
+            ),
             "detail": c.detail,
         }
         for c in checks
     ]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(QUALITY_COLUMNS))
     _, label = _resolve_step(df, interval)
     table.attrs = {
         "rows": len(df),

@@ -165,7 +165,7 @@ class Store:
     def _check_bars(df: pd.DataFrame, where: str, interval: str) -> list[str]:
         """Check the bar rules (missing bars allowed) and return the canonical columns."""
         for check in run_checks(df, interval):
-            if not check.ok and check.rule != "no gaps":
+            if not check.ok and check.rule not in ("no gaps", "at least one bar"):
                 raise DataError(f"{where}: {check.message()}")
         allowed = (*BAR_COLUMNS, *OPTIONAL_COLUMNS)
         extra = [c for c in df.columns if c not in allowed]
@@ -201,8 +201,9 @@ class Store:
         Raises
         ------
         DataError
-            ``df`` breaks a bar rule, has a non-bar column, or its columns differ from the
-            series' stored ones.
+            ``df`` breaks a bar rule (among them: its spacing is not ``interval``, e.g. 1h
+            bars written as a 15m series), has a non-bar column, or its columns differ
+            from the series' stored ones.
         ConfigError
             A name cannot be a folder, or the interval does not parse.
         """
@@ -290,6 +291,41 @@ class Store:
             df = df[df.index < hi]
         df.index.name = INDEX_NAME
         return df
+
+    def intervals(self, source: str, symbol: str) -> list[str]:
+        """Return the intervals stored for one symbol of a source (folders holding bars)."""
+        _check_name("source", source)
+        _check_name("symbol", symbol)
+        folder = self.root / source / symbol
+        if not folder.is_dir():
+            return []
+        found = [p.name for p in folder.iterdir() if p.is_dir() and self._files(p)]
+        return sorted(found, key=lambda name: (interval_seconds(name), name))
+
+    def only_interval(self, source: str, symbol: str) -> str:
+        """Return the one interval stored for a symbol (what ``interval=None`` means).
+
+        Raises
+        ------
+        SourceError
+            Nothing is stored for the symbol.
+        ConfigError
+            Several intervals are stored: the message lists them.
+        """
+        found = self.intervals(source, symbol)
+        if not found:
+            series = self.coverage()[["source", "symbol", "interval"]]
+            known = ", ".join("/".join(row) for row in series.itertuples(index=False))
+            raise SourceError(
+                f"store: no bars for {source}/{symbol} under {self.root} "
+                f"(stored: {known or 'nothing'}); fetch them with `quantlab data fetch`"
+            )
+        if len(found) > 1:
+            raise ConfigError(
+                f"interval: {source}/{symbol} is stored at {', '.join(found)}; pick one, "
+                f"e.g. interval='{found[0]}'"
+            )
+        return found[0]
 
     def last(self, source: str, symbol: str, interval: str) -> pd.Timestamp | None:
         """Return the open time of the latest stored bar of a series (None if empty)."""
