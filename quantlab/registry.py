@@ -34,12 +34,12 @@ import difflib
 import importlib.metadata
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from quantlab.errors import ConfigError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "RegistryView"]
 
 T = TypeVar("T")
 
@@ -180,6 +180,15 @@ class Registry(Generic[T]):
         group = f", entry_point_group={self.entry_point_group!r}" if self.entry_point_group else ""
         return f"Registry({self.kind!r}{group}; {len(self._items)} registered)"
 
+    def view(self) -> Mapping[str, T]:
+        """Return a live, read-only mapping view (``name -> object``) of this registry.
+
+        For code that reads a registry as a dict (``for k, v in view.items()``); it has no
+        way to add or remove entries. A missing key raises ``KeyError`` whose message
+        lists the known names.
+        """
+        return RegistryView(self)
+
     # -- plug-ins -------------------------------------------------------------------------
     def load_plugins(self) -> None:
         """Load the entry-point plug-ins now (normally done on the first lookup)."""
@@ -222,6 +231,34 @@ class Registry(Generic[T]):
 
     def _known_text(self) -> str:
         return ", ".join(sorted(self._items)) or "(none registered)"
+
+
+class RegistryView(Mapping[str, T]):
+    """A read-only :class:`~collections.abc.Mapping` over a :class:`Registry`."""
+
+    __slots__ = ("_registry",)
+
+    def __init__(self, registry: Registry[T]) -> None:
+        self._registry = registry
+
+    def __getitem__(self, name: str) -> T:
+        if name not in self._registry:
+            raise KeyError(
+                f"unknown {self._registry.kind} {name!r}; known: {self._registry._known_text()}"
+            )
+        return self._registry.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._registry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry)
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def __repr__(self) -> str:
+        return f"RegistryView({self._registry.names()!r})"
 
 
 def _describe(obj: object) -> str:

@@ -183,3 +183,15 @@ def test_no_group_never_reads_entry_points(monkeypatch):
     reg.register("a", 1)
     assert reg.names() == ["a"]
     assert calls == []
+
+
+def test_view_is_live_and_read_only():
+    reg: Registry[int] = Registry("widget")
+    view = reg.view()
+    reg.register("a", 1)
+    assert dict(view.items()) == {"a": 1} and "a" in view and len(view) == 1
+    assert view.get("zz") is None
+    with pytest.raises(KeyError, match="unknown widget 'zz'; known: a"):
+        view["zz"]
+    with pytest.raises(TypeError):
+        view["b"] = 2  # type: ignore[index]

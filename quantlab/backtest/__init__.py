@@ -31,6 +31,7 @@ from quantlab.backtest.selection import Selection, select_best
 from quantlab.backtest.stats import STAT_NAMES, compute_stats, periods_per_year
 from quantlab.backtest.strategy import (
     STRATEGIES,
+    STRATEGY_REGISTRY,
     DonchianBreakout,
     EMATrend,
     FactorComposite,
@@ -74,6 +75,7 @@ from quantlab.backtest.verdict import (
 __all__ = [
     "STAT_NAMES",
     "STRATEGIES",
+    "STRATEGY_REGISTRY",
     "TRADE_COLUMNS",
     "Attribution",
     "BacktestResult",

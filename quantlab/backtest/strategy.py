@@ -7,6 +7,7 @@ risk rules. Build one in a notebook or load it from YAML::
 
     s = ql.backtest.ma_cross(fast=10, slow=30, stop_loss=0.02)
     s = ql.backtest.load_strategy("strategies/breakout.yaml")
+    s = ql.backtest.load_strategy("ma_cross")        # a registered name, its defaults
 
     # strategies/breakout.yaml
     kind: donchian_breakout
@@ -16,12 +17,15 @@ risk rules. Build one in a notebook or load it from YAML::
     stops: {atr_mult: 2.0, atr_window: 14}
     limits: {daily_loss_limit: 0.05, max_drawdown: 0.25}
 
-Unknown keys raise :class:`~quantlab.errors.ConfigError`. New kinds plug in with
-:func:`register_strategy`.
+Unknown keys raise :class:`~quantlab.errors.ConfigError`. Strategies are looked up by
+``kind`` in :data:`STRATEGY_REGISTRY` (a :class:`quantlab.registry.Registry`; the built-ins
+are registered below their definitions); new kinds plug in with :func:`register_strategy`
+or through the ``quantlab.strategies`` entry-point group.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -30,15 +34,17 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from quantlab._typing import FloatArray
-from quantlab.config import FrozenConfig
+from quantlab.config import FrozenConfig, GridRule
 from quantlab.errors import ConfigError
 from quantlab.kernels import rolling as _roll
 from quantlab.kernels import strategy_signals as _sig
 from quantlab.kernels import ta as _ta
+from quantlab.registry import Registry
 from quantlab.risk import Breaker, Edge, Limits, Sizing, Stops
 
 __all__ = [
     "STRATEGIES",
+    "STRATEGY_REGISTRY",
     "DonchianBreakout",
     "EMATrend",
     "FactorComposite",
@@ -116,6 +122,10 @@ class StrategyBase(FrozenConfig):
         return None
 
 
+#: ``fast < slow`` over arrays (the ``_fast_below_slow`` validators, for parameter grids).
+_FAST_BELOW_SLOW = GridRule(("fast", "slow"), lambda f, s: f < s, "fast < slow", "_fast_below_slow")
+
+
 class MACross(StrategyBase):
     """Moving-average cross: long after SMA(fast) crosses above SMA(slow), out (or short)
     after it crosses below. The vectorbt parity reference."""
@@ -124,6 +134,7 @@ class MACross(StrategyBase):
     fast: int = Field(10, ge=1)
     slow: int = Field(30, ge=2)
     description: ClassVar[str] = "SMA(fast) / SMA(slow) cross"
+    grid_rules: ClassVar[tuple[GridRule, ...]] = (_FAST_BELOW_SLOW,)
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> MACross:
@@ -149,6 +160,7 @@ class EMATrend(StrategyBase):
     slow: int = Field(50, ge=2)
     gate: int = Field(200, ge=1)
     description: ClassVar[str] = "EMA trend with an EMA gate"
+    grid_rules: ClassVar[tuple[GridRule, ...]] = (_FAST_BELOW_SLOW,)
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> EMATrend:
@@ -238,6 +250,9 @@ class FactorComposite(StrategyBase):
     exit: float = Field(0.0, ge=0.0)
     warmup_bars: int = Field(0, ge=0)
     description: ClassVar[str] = "composite factor score with thresholds"
+    grid_rules: ClassVar[tuple[GridRule, ...]] = (
+        GridRule(("exit", "entry"), lambda x, e: x <= e, "exit <= entry", "_exit_inside_entry"),
+    )
 
     @model_validator(mode="after")
     def _exit_inside_entry(self) -> FactorComposite:
@@ -263,44 +278,99 @@ class FactorComposite(StrategyBase):
         return out
 
 
-STRATEGIES: dict[str, type[StrategyBase]] = {}
+class _StrategyRegistry(Registry[type[StrategyBase]]):
+    """The strategy registry: a plug-in class is registered under its own ``kind``."""
+
+    def _register_plugin(self, name: str, obj: Any) -> None:
+        register_strategy(obj)
 
 
-def register_strategy(cls: type[StrategyBase]) -> type[StrategyBase]:
-    """Register a strategy class under its ``kind`` (duplicates are refused)."""
+#: The strategy registry: kind -> strategy class. Plug-ins arrive through the
+#: ``quantlab.strategies`` entry-point group (an entry point names a StrategyBase subclass,
+#: registered under its ``kind``, or a module that calls :func:`register_strategy`).
+STRATEGY_REGISTRY: Registry[type[StrategyBase]] = _StrategyRegistry("strategy", entry_point_group="quantlab.strategies")
+
+#: Read-only view of the registry (``kind -> class``), kept for code that reads a dict.
+STRATEGIES: Mapping[str, type[StrategyBase]] = STRATEGY_REGISTRY.view()
+
+
+def register_strategy(cls: type[StrategyBase] | None = None, *, replace: bool = False) -> Any:
+    """Register a strategy class under its ``kind`` (usable as a decorator).
+
+    Parameters
+    ----------
+    cls
+        A subclass of :class:`StrategyBase` whose ``kind`` field has a string default.
+    replace
+        Replace an existing registration of that kind instead of refusing it.
+
+    Returns
+    -------
+    type
+        ``cls`` (so the decorator leaves the name bound to the class).
+
+    Raises
+    ------
+    ConfigError
+        Not a StrategyBase subclass, no string ``kind`` default, or a kind already taken.
+    """
+    if cls is None:
+        return lambda c: register_strategy(c, replace=replace)
+    if not (isinstance(cls, type) and issubclass(cls, StrategyBase)) or cls is StrategyBase:
+        raise ConfigError(f"register_strategy() needs a subclass of StrategyBase, got {cls!r}")
     kind = cls.model_fields["kind"].default
     if not isinstance(kind, str):
         raise ConfigError(f"{cls.__name__}: 'kind' needs a string default")
-    if kind in STRATEGIES and STRATEGIES[kind] is not cls:
-        raise ConfigError(f"strategy kind {kind!r} is already registered")
-    STRATEGIES[kind] = cls
-    return cls
+    return STRATEGY_REGISTRY.register(kind, cls, replace=replace)
 
 
+# The built-in strategies, registered here (the one place).
 for _cls in (MACross, EMATrend, MeanReversion, DonchianBreakout, FactorComposite):
     register_strategy(_cls)
 
 
-def load_strategy(source: StrategyBase | dict | str | Path) -> StrategyBase:
-    """Return a strategy from a model, a mapping with ``kind``, or a YAML file path."""
+def load_strategy(source: StrategyBase | Mapping[str, Any] | str | Path) -> StrategyBase:
+    """Return a strategy from a model, a registered name, a mapping with ``kind``, or YAML.
+
+    Parameters
+    ----------
+    source
+        - a :class:`StrategyBase` instance: returned as is;
+        - a registered strategy name (``"ma_cross"``): that strategy with its defaults;
+        - a mapping with ``kind`` (``{"kind": "ma_cross", "fast": 5}``);
+        - a path (``str`` or :class:`~pathlib.Path`) of a YAML file holding such a mapping.
+
+    Raises
+    ------
+    ConfigError
+        A string that is neither a registered name nor an existing file (the message lists
+        the registered names), invalid YAML, an unknown ``kind`` or a bad parameter.
+    """
     if isinstance(source, StrategyBase):
         return source
+    if isinstance(source, str) and source in STRATEGY_REGISTRY:
+        return STRATEGY_REGISTRY.get(source)()
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
-            raise ConfigError(f"strategy: file {str(path)!r} does not exist")
+            raise ConfigError(
+                f"strategy: {str(source)!r} is neither a registered strategy (known: "
+                f"{', '.join(STRATEGY_REGISTRY.names())}) nor an existing file"
+            )
         import yaml
 
         try:
             source = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"strategy: {path}: not valid YAML ({exc})") from None
-    if not isinstance(source, dict):
+    if not isinstance(source, Mapping):
         raise ConfigError(f"strategy: expected a mapping with 'kind', got {type(source).__name__}")
     kind = source.get("kind")
-    if kind not in STRATEGIES:
-        raise ConfigError(f"strategy.kind: unknown kind {kind!r}; known: {sorted(STRATEGIES)}")
-    return STRATEGIES[kind].from_dict(dict(source))
+    if not isinstance(kind, str) or kind not in STRATEGY_REGISTRY:
+        raise ConfigError(
+            f"strategy.kind: unknown kind {kind!r}; known: {', '.join(STRATEGY_REGISTRY.names())}"
+        )
+    return STRATEGY_REGISTRY.get(kind).from_dict(dict(source))
 
 
 def _with_stops(kwargs: dict[str, Any], default: Stops | None = None) -> dict[str, Any]:

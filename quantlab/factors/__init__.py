@@ -9,8 +9,11 @@
     ql.factors.compose(df, spec)              # role-based signal in [-1, 1] + contributions
     ql.factors.research.ic_summary(...)       # IC / rank IC, decay, quantiles, turnover
 
-Built-in factors live in the modules of this package and register themselves when the
-registry is first used; a notebook registers its own with ``@ql.factors.register``.
+Built-in factors live in the modules of this package listed in
+``registry.BUILTIN_MODULES`` and register on the registry's first lookup, with the
+model-backed factors of ``quantlab.models.factors`` (``registry.CONTRIBUTING_PACKAGES``)
+and plug-ins of the ``quantlab.factors`` entry-point group; a notebook registers its own
+with ``@ql.factors.register``.
 """
 
 from __future__ import annotations
