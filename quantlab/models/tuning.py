@@ -84,6 +84,10 @@ def fit_mle(
     ConfigError
         ``x0_params`` empty, non-finite or not positive; ``n_burn`` negative; or the
         likelihood is not finite at the starting values.
+    DataError
+        No observation is left after the first ``n_burn`` rows (all missing): the
+        likelihood is then constant (0) and says nothing about the parameters, so there is
+        no estimate to return (statsmodels' state-space models refuse such a sample too).
 
     Notes
     -----
@@ -97,6 +101,7 @@ def fit_mle(
         raise ConfigError(f"x0_params: must be finite and > 0 (searched in logs), got {p0}")
     if n_burn < 0:
         raise ConfigError(f"n_burn: must be >= 0, got {n_burn}")
+    _check_observed(z, n_burn)
 
     def negloglik(theta: FloatArray) -> float:
         try:
@@ -130,3 +135,27 @@ def fit_mle(
         success=bool(opt.success),
         message=str(opt.message),
     )
+
+
+def _check_observed(z: Any, n_burn: int) -> None:
+    """Raise DataError when no row of ``z`` after the first ``n_burn`` is observed."""
+    try:
+        a = np.asarray(z, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # the model's own filter() reports non-numeric input
+    if a.ndim == 0 or a.shape[0] == 0:
+        raise DataError("z: no observations; maximum likelihood needs at least one")
+    rows = a.reshape(a.shape[0], -1)
+    observed = ~np.isnan(rows).any(axis=1)
+    n_obs = int(observed[n_burn:].sum())
+    if n_obs == 0:
+        total = int(observed.sum())
+        where = (
+            f"all {a.shape[0]} rows are missing (NaN)"
+            if total == 0
+            else f"the {total} observed rows all fall in the first n_burn={n_burn}"
+        )
+        raise DataError(
+            f"z: {where}, so the likelihood after n_burn={n_burn} is constant (0) and "
+            "carries no information about the parameters; nothing to estimate"
+        )

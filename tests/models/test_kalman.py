@@ -249,3 +249,24 @@ def test_singular_innovation_covariance_is_reported() -> None:
     kf = KalmanFilter(F=[[1.0]], H=[[1.0]], Q=[[0.0]], R=[[0.0]], x0=[0.0], P0=[[0.0]])
     with pytest.raises(DataError, match=r"row 0 .*not positive definite"):
         kf.filter(np.array([1.0, 2.0]))
+
+
+def test_fit_refuses_all_missing_observations():
+    # #15: an all-NaN sample has a constant likelihood (0): no estimate, not loglik 0.0.
+    # statsmodels refuses such a sample too (its local-level model cannot even be built).
+    kf = KalmanFilter.local_level(1.0, 1.0)
+    with pytest.raises(DataError, match=r"all 50 rows are missing \(NaN\)"):
+        kf.fit(np.full(50, np.nan))
+    assert not hasattr(kf, "loglik_")
+    z = np.full(30, np.nan)
+    z[0] = 1.0  # the only observation sits in the burn-in (n_burn = dim_x = 1)
+    with pytest.raises(DataError, match="observed rows all fall in the first n_burn=1"):
+        kf.fit(z)
+    cv = KalmanFilter.constant_velocity(q=1.0, r=1.0)
+    with pytest.raises(DataError, match="missing"):
+        cv.fit(np.full((40, 1), np.nan))
+    with pytest.raises(DataError, match="no observations"):
+        kf.fit(np.empty(0))
+    # one observed row after the burn-in is enough to run the search
+    z[5] = 2.0
+    assert np.isfinite(kf.fit(z).loglik_)
