@@ -1,11 +1,13 @@
 """Execution: the order model, the pipeline stages, the backend port and its adapters.
 
 The runner (``quantlab.live``) talks to an :class:`ExecutionBackend`; adapters ("paper",
-"hyperliquid") are registered on :data:`backends`. The local Hyperliquid exchange lives in
-:mod:`quantlab.execution.sim`.
+"hyperliquid") are registered on :data:`BACKENDS`; :func:`make_backend` builds one by name.
+The local Hyperliquid exchange lives in :mod:`quantlab.execution.sim`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from quantlab.execution.backend import ExecutionBackend
 from quantlab.execution.model import (
@@ -23,8 +25,33 @@ from quantlab.execution.model import (
     TriggerKind,
     make_client_order_id,
 )
+from quantlab.execution.paper import PaperBackend, PaperConfig
+from quantlab.registry import Registry
+
+#: Execution backends by name: a class or factory called with keyword arguments.
+BACKENDS: Registry[Any] = Registry(
+    "execution backend", entry_point_group="quantlab.execution_backends"
+)
+
+
+def _hyperliquid(**kwargs: Any) -> ExecutionBackend:
+    from quantlab.execution.hyperliquid import HyperliquidBackend
+
+    return HyperliquidBackend(**kwargs)
+
+
+# The built-in backends, registered here (the one place).
+BACKENDS.register("paper", PaperBackend)
+BACKENDS.register("hyperliquid", _hyperliquid)
+
+
+def make_backend(name: str, **kwargs: Any) -> ExecutionBackend:
+    """Return a new backend registered as ``name`` (``"paper"``, ``"hyperliquid"``)."""
+    return BACKENDS.get(name)(**kwargs)
+
 
 __all__ = [
+    "BACKENDS",
     "Account",
     "Bar",
     "ExecutionBackend",
@@ -34,9 +61,12 @@ __all__ = [
     "OrderIntent",
     "OrderStatus",
     "OrderType",
+    "PaperBackend",
+    "PaperConfig",
     "Position",
     "Side",
     "TimeInForce",
     "TriggerKind",
+    "make_backend",
     "make_client_order_id",
 ]
