@@ -60,21 +60,47 @@ def return_stats(df: pd.DataFrame) -> pd.Series:
     )
 
 
+def _x(df: pd.DataFrame) -> np.ndarray:
+    """Return the bar times as naive UTC ``datetime64[ns]`` (what matplotlib plots)."""
+    index = pd.DatetimeIndex(df.index)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.as_unit("ns").to_numpy()
+
+
+def _y(df: pd.DataFrame, column: str) -> np.ndarray:
+    """Return a column as float64 (nullable or integer columns included; NA -> NaN)."""
+    return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def price_volume_figure(df: pd.DataFrame, title: str = ""):
-    """Plot close (log scale) with the high-low range, and volume below it."""
+    """Plot close (log scale) with the high-low range, and volume below it.
+
+    Works on any frame of bars: only ``close`` is required; the high-low band and the
+    volume panel are drawn when their columns exist (a note says when they do not).
+    """
     plt = _plt()
+    if "close" not in df.columns:
+        raise DataError(f"price_volume_figure: the bars have no 'close' column: {list(df.columns)}")
     fig, (ax_p, ax_v) = plt.subplots(
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    ax_p.fill_between(
-        df.index, df["low"], df["high"], color="tab:blue", alpha=0.2, lw=0, label="high-low"
-    )
-    ax_p.plot(df.index, df["close"], color="tab:blue", lw=0.8, label="close")
+    x = _x(df)
+    if {"low", "high"} <= set(df.columns):
+        ax_p.fill_between(
+            x, _y(df, "low"), _y(df, "high"), color="tab:blue", alpha=0.2, lw=0, label="high-low"
+        )
+    ax_p.plot(x, _y(df, "close"), color="tab:blue", lw=0.8, label="close")
     ax_p.set_yscale("log")
     ax_p.set_ylabel("price")
     ax_p.legend(loc="upper left")
     ax_p.set_title(title or "Price and volume")
-    ax_v.bar(df.index, df["volume"], width=_bar_width(df), color="tab:gray")
+    if "volume" in df.columns:
+        ax_v.bar(x, _y(df, "volume"), width=_bar_width(df), color="tab:gray")
+    else:
+        ax_v.text(
+            0.5, 0.5, "no 'volume' column", ha="center", va="center", transform=ax_v.transAxes
+        )
     ax_v.set_ylabel("volume")
     fig.tight_layout()
     return fig
@@ -88,17 +114,31 @@ def _bar_width(df: pd.DataFrame) -> float:
 
 
 def funding_figure(df: pd.DataFrame, title: str = ""):
-    """Plot the per-hour funding rate, annualised on a second axis, and its cumulative sum."""
+    """Plot the per-hour funding rate and its cumulative sum (a note when there is none)."""
     plt = _plt()
     if "funding_rate" not in df.columns:
-        raise DataError("funding_figure: the bars have no 'funding_rate' column")
+        fig, ax = plt.subplots(figsize=(11, 1.2))
+        ax.text(
+            0.5,
+            0.5,
+            "These bars have no 'funding_rate' column (a spot or plain OHLCV source): "
+            "nothing to plot.",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+        ax.set_title(title or "Funding rate")
+        return fig
     hours = (df.index[1:] - df.index[:-1]).median() / pd.Timedelta(hours=1) if len(df) > 1 else 1
+    rate = _y(df, "funding_rate")
     fig, (ax_r, ax_c) = plt.subplots(2, 1, figsize=(11, 5), sharex=True)
-    ax_r.plot(df.index, df["funding_rate"] * 1e4, lw=0.7, color="tab:orange")
+    x = _x(df)
+    ax_r.plot(x, rate * 1e4, lw=0.7, color="tab:orange")
     ax_r.axhline(0, color="black", lw=0.5)
     ax_r.set_ylabel("funding (bp / hour)")
     ax_r.set_title(title or "Funding rate")
-    ax_c.plot(df.index, (df["funding_rate"] * hours).cumsum() * 100, color="tab:red")
+    ax_c.plot(x, np.nancumsum(rate * hours) * 100, color="tab:red")
     ax_c.set_ylabel("cumulative paid by longs (%)")
     fig.tight_layout()
     return fig
