@@ -101,6 +101,8 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         end=args.end,
         store=Store(args.root),
         progress=not args.quiet,
+        timeout=args.timeout,
+        retries=args.retries,
     )
     for symbol, rows in written.items():
         print(
@@ -120,6 +122,8 @@ def _cmd_data_record(args: argparse.Namespace) -> int:
         store=Store(args.root),
         loop_every=args.every,
         progress=not args.quiet,
+        timeout=args.timeout,
+        retries=args.retries,
     )
     for symbol, rows in (written or {}).items():
         print(f"{symbol}: {rows} new bars")
@@ -138,29 +142,41 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    import warnings
+    import pandas as pd
 
     import quantlab.data as qd
 
     options: dict[str, Any] = {}
     if args.seed is not None:
         options["seed"] = args.seed
-    with warnings.catch_warnings():  # gaps are reported in the table below
-        warnings.simplefilter("ignore", qd.DataQualityWarning)
-        df = qd.load(
-            args.source,
-            symbol=args.symbol,
-            interval=args.interval,
-            start=args.start,
-            end=args.end,
-            gaps="allow",
-            **options,
-        )
-    table = qd.quality_report(df, args.interval)
-    print(qd.summary(df, args.interval).to_string())
-    print()
-    print(table.to_string(index=False))
-    return EXIT_ERROR if (table["status"] != "ok").any() else 0
+    table = qd.check(
+        args.source,
+        symbol=args.symbol,
+        interval=args.interval,
+        start=args.start,
+        end=args.end,
+        **options,
+    )
+    failed = table["status"] != "ok"
+    if args.gaps != "error":  # gaps accepted: reported, not failed
+        is_gap = (table["check"] == "no gaps") & failed
+        table.loc[is_gap, "status"] = f"gaps {args.gaps}"
+        failed &= ~is_gap
+    a = table.attrs
+    print(
+        f"{a.get('source')}: {a.get('rows')} bars, {a.get('start')} .. {a.get('end')}, "
+        f"interval {a.get('interval')}"
+    )
+    shown = table.drop(columns=["first_time"]).fillna("")
+    with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+        print(shown.to_string(index=False))
+    n_failed = int(failed.sum())
+    if n_failed:
+        names = ", ".join(sorted(set(table.loc[failed, "check"])))
+        print(f"quantlab data check: {n_failed} check(s) failed: {names}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"all {len(table)} checks passed")
+    return 0
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -200,8 +216,48 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         from quantlab.dashboards import serve
     except ImportError as exc:
         raise ConfigError(f"dashboard: the dashboards are not available ({exc})") from None
-    serve(port=args.port, address=args.address, show=args.show)
+    _check_port_free(args.address, args.port)
+    try:
+        serve(port=args.port, address=args.address, show=args.show)
+    except OSError as exc:
+        raise ConfigError(
+            f"dashboard: cannot listen on {args.address}:{args.port} ({exc.strerror or exc}); "
+            "pick another with --port"
+        ) from exc
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"port {port} is out of range: use 1-65535 (or 0 for any free port)"
+        )
+    return port
+
+
+def _check_port_free(address: str, port: int) -> None:
+    """Raise ConfigError if ``address:port`` cannot be bound (in use, bad address)."""
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"dashboard: --address {address!r} does not resolve ({exc})") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(sockaddr)
+        except OSError as exc:
+            raise ConfigError(
+                f"dashboard: port {port} on {address} is not available ({exc.strerror or exc}); "
+                "another program (or dashboard) uses it: pick another with --port"
+            ) from None
 
 
 # ------------------------------------------------------------------------------ parser
@@ -213,7 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="quantlab",
         description="quantlab: a notebook-first quant research workbench for crypto.",
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show full tracebacks on errors (accepted anywhere on the line)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -305,6 +365,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--interval", default="1h", help="bar interval (default: 1h)")
         p.add_argument("--root", default="data", help="local store folder (default: data)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument(
+            "--timeout",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="give up on one HTTP request after SECONDS (default 10)",
+        )
+        p.add_argument(
+            "--retries",
+            type=int,
+            default=2,
+            help="retries of a request that failed transiently (default 2); an unreachable "
+            "venue fails the whole run after one request's retries",
+        )
 
     fetch = data_sub.add_parser(
         "fetch",
@@ -345,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = data_sub.add_parser(
         "check",
         help="load bars and print the data-quality report",
-        description="Load bars from a source or file and print the data-quality table; "
-        "exit 1 when a check fails.",
+        description="Load bars from a source or file as they are and print every check of "
+        "the bar schema with its count and first offending rows; exit 1 when a check fails "
+        "(an empty file or range fails too).",
     )
     check.add_argument("source", help="synthetic, hyperliquid, store, or a .csv/.parquet path")
     check.add_argument("--symbol", default=None)
@@ -354,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--start", default=None)
     check.add_argument("--end", default=None)
     check.add_argument("--seed", type=int, default=None, help="seed (synthetic source)")
+    check.add_argument(
+        "--gaps",
+        choices=["error", "allow", "ffill"],
+        default="error",
+        help="missing bars: fail the check (error, default) or only report them (allow, ffill)",
+    )
     check.set_defaults(func=_cmd_data_check)
 
     dash = sub.add_parser(
@@ -361,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the Panel dashboards",
         description="Serve the Panel dashboards on localhost.",
     )
-    dash.add_argument("--port", type=int, default=5006)
+    dash.add_argument("--port", type=_port, default=5006, help="TCP port (default 5006)")
     dash.add_argument("--address", default="127.0.0.1")
     dash.add_argument("--show", action="store_true", help="open a browser")
     dash.set_defaults(func=_cmd_dashboard)
@@ -371,10 +452,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split_at_double_dash(argv: list[str]) -> tuple[list[str], list[str], list[str]]:
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], ["--"], argv[i + 1 :]
+    return argv, [], []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``quantlab`` command line and return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    head, sep, tail = _split_at_double_dash(argv)
+    debug = "--debug" in head
+    args = parser.parse_args([a for a in head if a != "--debug"] + sep + tail)
+    args.debug = debug or getattr(args, "debug", False)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 #: Sources :func:`fetch` can build by name (others: pass ``source_obj``).
 FETCH_SOURCES = ("hyperliquid",)
 
+#: The longest ``days`` :func:`fetch` accepts (about 50 years: no venue has more).
+MAX_DAYS = 18_250
+
 Clock = Callable[[], pd.Timestamp]
 
 
@@ -49,7 +52,13 @@ def _store(store: Store | PathLikeStr | None) -> Store:
     return Store("data" if store is None else store)
 
 
-def make_source(source: str, source_obj: Any = None) -> Any:
+def make_source(
+    source: str,
+    source_obj: Any = None,
+    *,
+    timeout: float | None = None,
+    retries: int | None = None,
+) -> Any:
     """Return the source object that serves ``bars(symbol, interval, start, end)``.
 
     Parameters
@@ -58,6 +67,10 @@ def make_source(source: str, source_obj: Any = None) -> Any:
         The source name, also the store's first folder level.
     source_obj : object, optional
         A ready source (any object with that ``bars`` method); used as is.
+    timeout : float, optional
+        Seconds before one HTTP request is given up (the source's default when None).
+    retries : int, optional
+        Retries of a transiently failed request (the source's default when None).
 
     Raises
     ------
@@ -69,7 +82,12 @@ def make_source(source: str, source_obj: Any = None) -> Any:
     if source == "hyperliquid":
         from quantlab.data.hyperliquid import HyperliquidSource
 
-        return HyperliquidSource()
+        client: dict[str, Any] = {}
+        if timeout is not None:
+            client["timeout"] = timeout
+        if retries is not None:
+            client["max_retries"] = retries
+        return HyperliquidSource(**client)
     raise ConfigError(
         f"source: cannot fetch from {source!r}; known: {FETCH_SOURCES} (or pass source_obj=)"
     )
@@ -155,6 +173,8 @@ def fetch(
     source_obj: Any = None,
     *,
     clock: Clock = _utc_now,
+    timeout: float | None = None,
+    retries: int | None = None,
     **bars_kw: Any,
 ) -> dict[str, int]:
     """Fetch bars for several symbols and merge them into the local store.
@@ -180,6 +200,10 @@ def fetch(
         A source with ``bars(symbol, interval, start, end, **bars_kw)``.
     clock : callable
         Returns the current UTC Timestamp (tests).
+    timeout, retries : optional
+        Per-request HTTP timeout (seconds) and retry count of the venue client (see
+        :func:`make_source`); a venue that does not answer fails the run after one
+        request's retries, not once per symbol.
     **bars_kw
         Passed to ``bars`` (Hyperliquid: ``funding="required"|"optional"|"none"``).
 
@@ -200,13 +224,18 @@ def fetch(
     if days is not None:
         if start is not None:
             raise ConfigError("days: give either days or start, not both")
-        if not isinstance(days, int | float) or not days > 0:
+        if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
             raise ConfigError(f"days: must be a positive number, got {days!r}")
+        if not days <= MAX_DAYS:
+            raise ConfigError(
+                f"days: {days:g} is more than {MAX_DAYS} days (back before 1970); the venue "
+                "serves only recent history anyway: give e.g. --days 180, or --start"
+            )
         end_ts = to_utc(end, "end") if end is not None else clock()
         start, end = end_ts - pd.Timedelta(days=days), end_ts
     interval_timedelta(interval)  # ConfigError before any request
     archive = _store(store)
-    src = make_source(source, source_obj)
+    src = make_source(source, source_obj, timeout=timeout, retries=retries)
     written, failures = _run(
         src,
         archive,
@@ -236,13 +265,15 @@ def record(
     source_obj: Any = None,
     clock: Clock = _utc_now,
     sleep: Callable[[float], None] = time.sleep,
+    timeout: float | None = None,
+    retries: int | None = None,
     **bars_kw: Any,
 ) -> dict[str, int]:
     """Extend the archive from its last stored bar to now, once or every ``loop_every`` s.
 
     Parameters
     ----------
-    source, symbols, interval, store, progress, source_obj, clock, **bars_kw
+    source, symbols, interval, store, progress, source_obj, clock, timeout, retries, **bars_kw
         As in :func:`fetch`.
     overlap : int
         Bars before the last stored one to fetch again (they replace the stored ones).
@@ -265,7 +296,9 @@ def record(
     Raises
     ------
     SourceError
-        Run once (``loop_every=None``) and a symbol failed; the others are stored.
+        Run once (``loop_every=None``) and a symbol failed (the others are stored); or,
+        looping, every round failed for every symbol (nothing was recorded), raised when
+        the loop ends (``iterations`` reached or Ctrl-C).
 
     Notes
     -----
@@ -281,7 +314,7 @@ def record(
     if initial_days is not None and not initial_days > 0:
         raise ConfigError(f"initial_days: must be a positive number, got {initial_days!r}")
     archive = _store(store)
-    src = make_source(source, source_obj)
+    src = make_source(source, source_obj, timeout=timeout, retries=retries)
 
     def span(symbol: str) -> tuple[Any, Any]:
         last = archive.last(source, symbol, interval)
@@ -293,6 +326,18 @@ def record(
 
     totals = dict.fromkeys(names, 0)
     rounds = 0
+    succeeded = 0  # (symbol, round) pairs that did not fail
+    last_failures: dict[str, QuantlabError] = {}
+
+    def finish() -> dict[str, int]:
+        if rounds and not succeeded:
+            detail = "; ".join(f"{symbol}: {exc}" for symbol, exc in last_failures.items())
+            raise SourceError(
+                f"record: nothing recorded: all {rounds} round(s) failed for every symbol "
+                f"(last: {detail})"
+            ) from next(iter(last_failures.values()), None)
+        return totals
+
     try:
         while True:
             began = time.monotonic()
@@ -310,12 +355,18 @@ def record(
             for symbol, n in written.items():
                 totals[symbol] += n
             rounds += 1
+            succeeded += len(written)
+            last_failures = failures or last_failures
             if loop_every is None:
                 _raise_failures("record", names, written, failures)
                 return totals
+            if failures:
+                logger.warning(
+                    "record: round %d: %d of %d symbol(s) failed", rounds, len(failures), len(names)
+                )
             if iterations is not None and rounds >= iterations:
-                return totals
+                return finish()
             sleep(max(0.0, loop_every - (time.monotonic() - began)))
     except KeyboardInterrupt:
         logger.info("record: stopped after %d round(s)", rounds)
-        return totals
+        return finish()

@@ -307,6 +307,7 @@ class HyperliquidSource:
         self.timeout = float(timeout)
         self.sleep = sleep
         self._info: Any = None
+        self._unreachable: str | None = None
 
     def __repr__(self) -> str:
         url = self.base_url or "mainnet"
@@ -337,10 +338,17 @@ class HyperliquidSource:
         import requests
         from hyperliquid.utils.error import ClientError, ServerError
 
+        if self._unreachable is not None:
+            raise SourceError(
+                f"hyperliquid: {what}: not attempted: the venue did not answer an earlier "
+                f"request ({self._unreachable})"
+            )
         attempts = self.max_retries + 1
         last: BaseException | None = None
         reason = ""
+        unreachable = False
         for attempt in range(attempts):
+            unreachable = False  # what the last attempt says
             try:
                 return fn(*args)
             except ServerError as exc:
@@ -357,11 +365,21 @@ class HyperliquidSource:
                 reason = f"HTTP 429 (rate limited: {_snippet(detail)!r})"
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = exc
+                unreachable = True
                 reason = f"{type(exc).__name__}: {_snippet(exc)}"
+                if isinstance(exc, requests.Timeout):
+                    reason = f"no answer within the {self.timeout:g} s timeout ({reason})"
             if attempt + 1 < attempts:
                 wait = self.backoff * 2**attempt
                 logger.warning("hyperliquid: %s: %s; retry in %.1f s", what, reason, wait)
                 self.sleep(wait)
+        if unreachable:
+            # a venue that does not answer is not retried symbol after symbol
+            self._unreachable = f"{reason} after {attempts} attempt(s)"
+            raise SourceError(
+                f"hyperliquid: {what}: {self._unreachable}; check the network or the URL, or "
+                "raise --timeout / --retries"
+            ) from last
         raise SourceError(f"hyperliquid: {what}: {reason} after {attempts} attempt(s)") from last
 
     def _coin(self, symbol: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ def list_runs(root: PathLikeStr = "reports") -> list[dict[str, Any]]:
     """Return the metadata of every run under ``root``, newest first.
 
     Each entry is the run's ``run_metadata.json`` plus ``path`` (its folder relative to
-    ``root``). Unreadable metadata is listed with status ``"unreadable"``.
+    ``root``). Unreadable metadata is listed with status ``"unreadable"``; a run still
+    marked ``"running"`` whose process is gone (same host) is listed as ``"killed"``.
     """
     root = Path(root)
     runs = []
@@ -27,9 +30,29 @@ def list_runs(root: PathLikeStr = "reports") -> list[dict[str, Any]]:
         except (OSError, json.JSONDecodeError) as exc:
             data = {"run_id": meta.parent.name, "status": "unreadable", "error": str(exc)}
         data["path"] = rel
+        if data.get("status") == "running" and not _alive(data):
+            data["status"] = "killed"
+            data["error"] = data.get("error") or (
+                "the run stopped before it finished (process killed or crashed); "
+                f"{len(data.get('notebooks', []))} notebook(s) recorded"
+            )
         runs.append(data)
     runs.sort(key=lambda r: (r.get("started_at") or "", r["path"]), reverse=True)
     return runs
+
+
+def _alive(run: dict[str, Any]) -> bool:
+    """Return False when a "running" run's process is known to be gone."""
+    pid = run.get("pid")
+    if not isinstance(pid, int) or run.get("host") != socket.gethostname():
+        return True  # another machine's run: cannot tell
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _notebook_cell(run: dict[str, Any], nb: dict[str, Any]) -> str:
@@ -56,6 +79,7 @@ def render_index(runs: list[dict[str, Any]]) -> str:
         )
         params = html.escape(json.dumps(run.get("parameters", {}), default=str))
         status = html.escape(run.get("status", ""))
+        error = f"<div class='err'>{html.escape(run['error'])}</div>" if run.get("error") else ""
         commit = html.escape((run.get("git_commit") or "?")[:10])
         if run.get("git_dirty"):
             commit += " (dirty)"
@@ -64,7 +88,7 @@ def render_index(runs: list[dict[str, Any]]) -> str:
             f"<td>{html.escape(run.get('started_at', '')[:19])}</td>"
             f"<td><a href='{html.escape(run['path'])}/{METADATA_FILE}'>"
             f"{html.escape(run.get('run_id', ''))}</a></td>"
-            f"<td class='{status}'>{status}</td>"
+            f"<td class='{status}'>{status}{error}</td>"
             f"<td><ul>{notebooks}</ul></td>"
             f"<td><code>{params}</code></td>"
             f"<td><code>{commit}</code></td>"
@@ -80,7 +104,8 @@ def render_index(runs: list[dict[str, Any]]) -> str:
 body {{ font-family: system-ui, sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 6px; text-align: left; vertical-align: top; }}
-td.failed, li.failed b {{ color: #b00020; }} td.ok, li.ok b {{ color: #1b7f3b; }}
+td.failed, td.killed, td.interrupted, li.failed b {{ color: #b00020; }}
+td.running {{ color: #8a6d00; }} td.ok, li.ok b {{ color: #1b7f3b; }}
 .err {{ color: #b00020; font-family: monospace; font-size: 90%; }}
 ul {{ margin: 0; padding-left: 1.2em; }}
 </style></head><body>

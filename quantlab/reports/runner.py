@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import threading
 import time
@@ -30,6 +32,9 @@ DEFAULT_NOTEBOOK_DIR = Path("notebooks")
 DEFAULT_OUTPUT_ROOT = Path("reports")
 METADATA_FILE = "run_metadata.json"
 _EXECUTION_LOCK = threading.Lock()
+
+#: A run id is one plain folder name: letters, digits, ``.``, ``_``, ``-`` (no path).
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 @dataclass
@@ -59,6 +64,10 @@ class ReportRun:
     notebooks: list[NotebookRun]
     duration_s: float = 0.0
     artifacts: list[str] = field(default_factory=list)
+    state: str = "running"
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    error: str | None = None
 
     @property
     def failed(self) -> list[NotebookRun]:
@@ -66,6 +75,10 @@ class ReportRun:
 
     @property
     def status(self) -> str:
+        """``running`` (metadata written before the first notebook), ``interrupted``,
+        ``ok`` or ``failed``; a run whose process died shows ``killed`` in the index."""
+        if self.state != "finished":
+            return self.state
         return "ok" if not self.failed else "failed"
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +110,17 @@ def git_commit(cwd: PathLikeStr = ".") -> tuple[str | None, bool | None]:
     except (OSError, subprocess.CalledProcessError):
         return None, None
     return commit, bool(dirty)
+
+
+def check_run_id(run_id: object) -> str:
+    """Return ``run_id`` if it is one plain folder name, else raise ConfigError."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+        raise ConfigError(
+            f"report: run id {run_id!r} is not a plain name; use letters, digits, '.', '_' "
+            "and '-' (starting with a letter or digit, at most 100): the run folder is always "
+            "<output>/<YYYY-MM-DD>/<run-id>"
+        )
+    return run_id
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -307,10 +331,15 @@ def run_reports(
         )
 
     now = datetime.now(UTC)
-    run_id = run_id or new_run_id(now)
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id(now)
     root = Path(output_root)
     run_dir = root / now.strftime("%Y-%m-%d") / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise ConfigError(
+            f"report: run folder {run_dir} exists already; choose another --run-id"
+        ) from None
     commit, dirty = git_commit()
     run = ReportRun(
         run_id=run_id,
@@ -321,10 +350,21 @@ def run_reports(
         parameters=parameters,
         notebooks=[],
     )
+    # listed as "running" before any notebook runs: a killed run stays in the index
+    _write_metadata(run)
+    write_index(root)
     started = time.perf_counter()
     previous_dir = os.environ.get(REPORT_DIR_ENV)
     try:
         _execute_all(run, paths, chosen, scheduler, kernel_name, timeout_s)
+        run.state = "finished"
+    except BaseException as exc:  # Ctrl-C, a cluster failure: record it, then re-raise
+        run.state = "interrupted"
+        run.error = _error_line(exc)
+        run.duration_s = round(time.perf_counter() - started, 3)
+        _write_metadata(run)
+        write_index(root)
+        raise
     finally:
         if previous_dir is None:
             os.environ.pop(REPORT_DIR_ENV, None)
