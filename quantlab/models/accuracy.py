@@ -16,6 +16,7 @@ from scipy.stats import norm
 
 from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
+from quantlab.models.base import BaseModel, check_choice, check_int
 from quantlab.models.conformal import coverage as interval_coverage
 from quantlab.models.hedge import Hedge
 
@@ -107,7 +108,7 @@ def pit_histogram(pit: Any, bins: int = 10) -> pd.DataFrame:
 _METHODS = ("hedge", "accuracy")
 
 
-class AccuracyTracker:
+class AccuracyTracker(BaseModel):
     """Track each signal's accuracy online and turn it into composition weights.
 
     Parameters
@@ -126,7 +127,7 @@ class AccuracyTracker:
         Scored predictions a signal needs in the window before ``method="accuracy"`` weights
         it (its accuracy is NaN before).
 
-    Attributes (after :meth:`run`)
+    Attributes (after :meth:`filter`)
     ------------------------------
     weights_ : pandas.DataFrame
         Weight per signal on the bars' index; row ``t`` uses outcomes known by ``t``.
@@ -160,16 +161,16 @@ class AccuracyTracker:
         self.window = window
         self.min_obs = min_obs
 
-    def _check(self) -> None:
+    def _validate(self) -> None:
         for name, value, low in (
             ("horizon", self.horizon, 1),
             ("window", self.window, 1),
             ("min_obs", self.min_obs, 1),
         ):
-            if int(value) != value or value < low:
-                raise ConfigError(f"{name} = {value!r}: must be an integer >= {low}")
-        if self.method not in _METHODS:
-            raise ConfigError(f"method = {self.method!r}: must be one of {_METHODS}")
+            check_int(name, value, low)
+        check_choice("method", self.method, _METHODS)
+        if self.method == "hedge":
+            Hedge(self.eta).check_params()
         if self.min_obs > self.window:
             raise ConfigError(
                 f"min_obs = {self.min_obs!r} > window = {self.window!r}: can never be met"
@@ -177,6 +178,10 @@ class AccuracyTracker:
 
     # -- batch --------------------------------------------------------------------------
     def run(self, signals: pd.DataFrame, returns: pd.Series) -> pd.DataFrame:
+        """Deprecated alias of :meth:`filter`."""
+        return self._deprecated_run(signals, returns)
+
+    def filter(self, signals: pd.DataFrame, returns: pd.Series) -> pd.DataFrame:
         """Score every signal causally and return the weights per signal on its index.
 
         Parameters
@@ -186,8 +191,8 @@ class AccuracyTracker:
         returns : pandas.Series
             Per-bar simple returns on the same index (NaN allowed, e.g. the first row).
         """
-        self._check()
-        sig, ret = self._validate(signals, returns)
+        self._validate()
+        sig, ret = self._check_data(signals, returns)
         h = int(self.horizon)
         logr = np.log1p(ret)
         realised = np.expm1(pd.Series(logr).rolling(h, min_periods=h).sum().to_numpy())
@@ -204,7 +209,7 @@ class AccuracyTracker:
         if self.method == "hedge":
             losses = self._hedge_losses(hits, realised)
             hedge = Hedge(self.eta)
-            before = hedge.run(losses)
+            before = hedge.filter(losses)
             weights = np.vstack([before[1:], hedge.weights_[None, :]])
             self._hedge = hedge
         else:
@@ -228,7 +233,7 @@ class AccuracyTracker:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, edge / total, 0.0)
 
-    def _validate(self, signals: Any, returns: Any) -> tuple[FloatArray, FloatArray]:
+    def _check_data(self, signals: Any, returns: Any) -> tuple[FloatArray, FloatArray]:
         if not isinstance(signals, pd.DataFrame):
             raise DataError("signals: expected a DataFrame (one column per factor or model)")
         if not isinstance(returns, pd.Series):
@@ -268,9 +273,10 @@ class AccuracyTracker:
     def update(self, signal_row: Any, ret: float) -> FloatArray:
         """Absorb bar ``t`` (its signals and its return) and return the weights for bar ``t``.
 
-        Continues a previous :meth:`run`, or starts from scratch; batch and streaming agree.
+        Continues a previous :meth:`filter`, or starts from scratch; batch and streaming
+        agree.
         """
-        self._check()
+        self._validate()
         row = np.asarray(signal_row, dtype=np.float64).reshape(-1)
         if not hasattr(self, "_n"):
             self._n = row.shape[0]
@@ -308,11 +314,36 @@ class AccuracyTracker:
             weights = self._accuracy_weights(acc[None, :])[0]
         return weights
 
+    _STREAM = ("_n", "_sig_buf", "_ret_buf", "_hit_buf", "_err_buf", "_hedge")
+
+    def reset(self) -> AccuracyTracker:
+        """Forget the streaming state (the next :meth:`update` starts afresh); return self."""
+        self._validate()
+        for name in self._STREAM:
+            self.__dict__.pop(name, None)
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """Return the streaming state: the buffered signals, log returns, hits and errors
+        (and the Hedge state with ``method="hedge"``); ``{}`` before any filter/update."""
+        if "_n" not in self.__dict__:
+            return {}
+        n = self._n
+        out: dict[str, Any] = {
+            "signals": np.array(list(self._sig_buf), dtype=np.float64).reshape(-1, n),
+            "log_returns": np.array(list(self._ret_buf), dtype=np.float64),
+            "hits": np.array(list(self._hit_buf), dtype=np.float64).reshape(-1, n),
+            "abs_errors": np.array(list(self._err_buf), dtype=np.float64).reshape(-1, n),
+        }
+        if self.method == "hedge" and "_hedge" in self.__dict__:
+            out["hedge"] = self._hedge.state()
+        return out
+
     # -- summary --------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
         """Return per signal: directional accuracy, MAE and scored count over the whole run."""
         if not hasattr(self, "hits_"):
-            raise ConfigError("AccuracyTracker: call run(signals, returns) first")
+            raise ConfigError("AccuracyTracker: call filter(signals, returns) first")
         hits = self.hits_.to_numpy()
         counts = np.sum(~np.isnan(hits), axis=0)
         with np.errstate(invalid="ignore"):

@@ -1,16 +1,36 @@
-"""Shared pieces of the models layer: an estimator base, result containers, input checks.
+"""Shared pieces of the models layer: the model contract, result containers, input checks.
 
-Every model is scikit-learn shaped: ``__init__`` only stores its parameters, ``fit`` returns
-``self`` and sets attributes ending in ``_``. State-space models add ``filter(z)`` (a whole
-series, from the prior) and ``update(z_t)`` (one live step, continuing from the last
-``filter``/``update``), which call the same numba step kernel.
+Every model derives from :class:`BaseModel` and speaks one set of verbs:
+
+``fit(data) -> self``
+    Estimate what the model estimates (Kalman ``Q``/``R`` scales, GARCH and Hawkes
+    parameters by maximum likelihood); online learners and filters without estimated
+    parameters (Hedge, conformal trackers, accuracy weights, IMM, RBPF) *condition* their
+    live state on the history instead (``fit(data)`` is ``filter(data)`` returning self).
+``filter(data)``
+    A whole series in one batch, from the prior (or start) state; leaves the live state at
+    the end of the series.
+``update(obs)``
+    One live step continuing from the last ``filter``/``update`` (from the prior after
+    ``reset()`` or on first use); it calls the same step kernel as ``filter``, so a stream
+    of updates reproduces the batch run (checked by :mod:`quantlab.models.conformance`).
+``state() -> dict``
+    A snapshot (copies) of the live state; ``{}`` before any ``filter``/``update``.
+
+The constructor only stores parameters (scikit-learn convention: ``get_params``, fitted
+attributes end in ``_``); :meth:`BaseModel.check_params` validates them, the one place a
+model checks its parameters (each verb calls it), raising :class:`ConfigError` as
+``"<name> = <value>: must ..."``. The helpers :func:`check_int`, :func:`check_float` and
+:func:`check_choice` write those checks.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,21 +42,104 @@ __all__ = [
     "BaseModel",
     "FilterResult",
     "IMMResult",
+    "LiveState",
     "RBPFResult",
+    "RegimeModel",
+    "StateSpaceModel",
     "Step",
     "as_covariance",
     "as_matrix",
     "as_observation",
     "as_observations",
     "as_vector",
+    "check_choice",
+    "check_float",
+    "check_int",
 ]
 
 _SYM_RTOL = 1e-9
 _PSD_RTOL = 1e-10
 
 
+# ------------------------------------------------------------------------ parameter checks
+
+
+def check_int(name: str, value: Any, low: int | None = None, *, optional: bool = False) -> Any:
+    """Return ``value`` as an int, or raise ConfigError ``"<name> = <value>: must be ..."``.
+
+    ``optional=True`` lets ``None`` through (returned as is).
+    """
+    if value is None and optional:
+        return None
+    bound = "" if low is None else f" >= {low}"
+    none = "None or " if optional else ""
+    ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    if not ok or not np.isfinite(value) or int(value) != value or (low is not None and value < low):
+        raise ConfigError(f"{name} = {value!r}: must be {none}an integer{bound}")
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    optional: bool = False,
+) -> Any:
+    """Return ``value`` as a finite float within the bounds, else raise ConfigError."""
+    if value is None and optional:
+        return None
+    rules = [f"> {gt:g}" if gt is not None else "", f">= {ge:g}" if ge is not None else ""]
+    rules += [f"< {lt:g}" if lt is not None else "", f"<= {le:g}" if le is not None else ""]
+    text = " and ".join(r for r in rules if r)
+    what = f"must be {'None or ' if optional else ''}a finite number" + (f" {text}" if text else "")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} = {value!r}: {what}") from None
+    if isinstance(value, bool | np.bool_) or not np.isfinite(v):
+        raise ConfigError(f"{name} = {value!r}: {what}")
+    if (
+        (gt is not None and not v > gt)
+        or (ge is not None and not v >= ge)
+        or (lt is not None and not v < lt)
+        or (le is not None and not v <= le)
+    ):
+        raise ConfigError(f"{name} = {value!r}: {what}")
+    return v
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise ConfigError listing them."""
+    if value not in choices:
+        raise ConfigError(f"{name} = {value!r}: must be one of {sorted(choices)}")
+    return value
+
+
+# ------------------------------------------------------------------------ the model contract
+
+
 class BaseModel:
-    """Estimator base: parameter introspection and a readable ``repr``."""
+    """Base of every model: the verbs ``fit``/``filter``/``update``/``state``/``reset``,
+    parameter introspection and validation, and a readable ``repr``.
+
+    Subclasses implement :meth:`filter`, :meth:`update` and :meth:`_validate` (their
+    parameter checks, the one place they live), and override :meth:`fit` when they
+    estimate something. Their live state (whatever ``update`` continues from) is reset by
+    :meth:`reset` and reported by :meth:`state`.
+    """
+
+    #: Names of the live state reported by :meth:`state` (attributes, or items of the
+    #: tuple ``self._live`` through :data:`_live_fields`).
+    _state_attrs: ClassVar[tuple[str, ...]] = ()
+    #: Live-state name -> position in ``self._live`` (state-space models keep kernel state
+    #: in one tuple so ``update`` hands it to the step kernel as is).
+    _live_fields: ClassVar[dict[str, int]] = {}
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -55,15 +158,79 @@ class BaseModel:
         """Return whether ``fit`` has been called (any public attribute ending in ``_``)."""
         return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
 
-    def _live_copy(self, name: str, item: int) -> FloatArray:
-        """Return a copy of ``self._live[item]``, the live-state attribute ``name``.
+    # -- parameters -----------------------------------------------------------------------
+    def _validate(self) -> Any:
+        """Check the constructor parameters; return them converted (subclasses override)."""
+        return None
+
+    def check_params(self) -> BaseModel:
+        """Validate the constructor parameters; return self.
+
+        Raises
+        ------
+        ConfigError
+            ``"<name> = <value>: must ..."`` for the first parameter breaking its rule.
+        """
+        self._validate()
+        return self
+
+    # -- the verbs ------------------------------------------------------------------------
+    def fit(self, *data: Any) -> BaseModel:
+        """Condition the live state on ``data`` (``filter(*data)``) and return self.
+
+        Models that estimate parameters override this with their estimator.
+        """
+        self.filter(*data)
+        return self
+
+    def filter(self, *data: Any) -> Any:
+        """Run the model over a whole series from its prior (or start) state."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement filter()")
+
+    def update(self, *obs: Any) -> Any:
+        """Advance the live state by one observation; return that step's output."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement update()")
+
+    def reset(self) -> BaseModel:
+        """Forget the live state (the next ``update`` starts from the prior); return self."""
+        self._validate()
+        self._live = None
+        for name in self._state_attrs:
+            self.__dict__.pop(name, None)
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """Return a snapshot (copies) of the live state; ``{}`` when there is none yet."""
+        out: dict[str, Any] = {}
+        live = getattr(self, "_live", None)
+        if live is not None:
+            for name, item in self._live_fields.items():
+                out[name] = np.copy(live[item])
+        for name in self._state_attrs:
+            if name in self.__dict__:
+                out[name.rstrip("_")] = _snapshot(self.__dict__[name])
+        return out
+
+    def _live_copy(self, name: str, item: int | None = None) -> FloatArray:
+        """Return a copy of the live-state item behind the attribute ``name`` (``x_``...).
 
         Raises AttributeError naming ``name`` while there is no live state.
         """
         live = getattr(self, "_live", None)
         if live is None:
             raise AttributeError(f"{name}: no live state yet; call filter(), update() or reset()")
+        if item is None:
+            item = self._live_fields[name.rstrip("_")]
         return live[item].copy()
+
+    def _deprecated_run(self, *args: Any, **kwargs: Any) -> Any:
+        warnings.warn(
+            f"{type(self).__name__}.run() is deprecated; call filter() (same arguments, "
+            "same result)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return self.filter(*args, **kwargs)
 
     def __repr__(self) -> str:
         parts = []
@@ -76,6 +243,47 @@ class BaseModel:
                 text = repr(value)
             parts.append(f"{name}={text}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _snapshot(value: Any) -> Any:
+    """Return a copy of a live-state value (arrays, pandas objects and tuples of them)."""
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, np.ndarray | pd.Series | pd.DataFrame):
+        return value.copy()
+    return value
+
+
+class LiveState:
+    """A read-only attribute (``x_``, ``P_``, ``mu_``) giving a copy of one live-state item.
+
+    Written once here for every state-space model: the item's position in the model's
+    ``_live`` tuple comes from its ``_live_fields``.
+    """
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._live_copy(self.name)
+
+
+class StateSpaceModel(BaseModel):
+    """A model with a Gaussian live state: ``x_`` and ``P_`` after the last step."""
+
+    x_ = LiveState("Live posterior mean (after the last ``filter``/``update``).")
+    P_ = LiveState("Live posterior covariance (after the last ``filter``/``update``).")
+
+
+class RegimeModel(StateSpaceModel):
+    """A regime-switching state-space model: adds the live regime probabilities ``mu_``."""
+
+    mu_ = LiveState("Live regime probabilities (after the last ``filter``/``update``).")
 
 
 @dataclass(frozen=True)

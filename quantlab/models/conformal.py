@@ -21,6 +21,7 @@ from quantlab.kernels.conformal import (
     pid_nb,
     pid_step_nb,
 )
+from quantlab.models.base import BaseModel
 
 __all__ = [
     "AdaptiveConformal",
@@ -129,7 +130,7 @@ def aci_levels(covered: Any, alpha: float, gamma: float, alpha_1: float | None =
     return pd.Series(out, index=index, name="alpha_t") if index is not None else out
 
 
-class AdaptiveConformal:
+class AdaptiveConformal(BaseModel):
     """Adaptive conformal inference (Gibbs & Candes 2021).
 
     Parameters
@@ -171,7 +172,9 @@ class AdaptiveConformal:
         self.window = window
         self.alpha_1 = alpha_1
 
-    def _spec(self) -> tuple[float, float, int, float]:
+    _state_attrs = ("state_", "alpha_t_", "threshold_", "n_scores_")
+
+    def _validate(self) -> tuple[float, float, int, float]:
         a = _check_alpha(self.alpha)
         g = _check_nonneg(self.gamma, "gamma")
         w = _check_window(self.window)
@@ -181,6 +184,10 @@ class AdaptiveConformal:
         return a, g, w, a1
 
     def run(self, scores: Any) -> pd.DataFrame:
+        """Deprecated alias of :meth:`filter`."""
+        return self._deprecated_run(scores)
+
+    def filter(self, scores: Any) -> pd.DataFrame:
         """Return per step the threshold, whether the score was covered and ``alpha_t``.
 
         Parameters
@@ -195,7 +202,7 @@ class AdaptiveConformal:
             the score is NaN) and ``alpha_t``, on the index of ``scores``. The state is kept,
             so :meth:`update` continues the sequence.
         """
-        a, g, w, a1 = self._spec()
+        a, g, w, a1 = self._validate()
         arr, index = _series_values(scores, "scores", allow_nan=True)
         thr, cov, lev, state = aci_nb(arr, a, g, a1, w)
         self._set_state(state)
@@ -210,7 +217,7 @@ class AdaptiveConformal:
 
     def update(self, score: float) -> tuple[float, float, float]:
         """Absorb one score; return ``(threshold, covered, alpha_t)`` used for it."""
-        a, g, w, a1 = self._spec()
+        a, g, w, a1 = self._validate()
         s = float(score)
         if np.isinf(s):
             raise DataError(f"score = {score!r}: scores must be finite (or NaN)")
@@ -228,7 +235,7 @@ class AdaptiveConformal:
 
 
 # -- PID quantile tracking -------------------------------------------------------------
-class QuantileTracker:
+class QuantileTracker(BaseModel):
     """Conformal PID control (Angelopoulos, Candes & Tibshirani 2023).
 
     Parameters
@@ -265,7 +272,9 @@ class QuantileTracker:
         self.csat = csat
         self.q0 = q0
 
-    def _spec(self) -> tuple[float, float, float, float, float]:
+    _state_attrs = ("state_", "threshold_")
+
+    def _validate(self) -> tuple[float, float, float, float, float]:
         a = _check_alpha(self.alpha)
         eta = _check_nonneg(self.eta, "eta")
         ki = _check_nonneg(self.ki, "ki")
@@ -278,8 +287,12 @@ class QuantileTracker:
         return a, eta, ki, csat, q0
 
     def run(self, scores: Any) -> pd.DataFrame:
+        """Deprecated alias of :meth:`filter`."""
+        return self._deprecated_run(scores)
+
+    def filter(self, scores: Any) -> pd.DataFrame:
         """Return per step ``threshold`` (from past scores), ``covered`` and the P part ``q``."""
-        a, eta, ki, csat, q0 = self._spec()
+        a, eta, ki, csat, q0 = self._validate()
         arr, index = _series_values(scores, "scores", allow_nan=True)
         thr, cov, lev, state = pid_nb(arr, a, eta, ki, csat, q0)
         self.state_ = state
@@ -293,7 +306,7 @@ class QuantileTracker:
 
     def update(self, score: float) -> tuple[float, float, float]:
         """Absorb one score; return ``(threshold, covered, q)`` used for it."""
-        a, eta, ki, csat, q0 = self._spec()
+        a, eta, ki, csat, q0 = self._validate()
         s = float(score)
         if np.isinf(s):
             raise DataError(f"score = {score!r}: scores must be finite (or NaN)")
@@ -351,13 +364,13 @@ def conformal_interval(
         i = int(np.flatnonzero(scores < 0)[0])
         raise DataError(f"residual_scores: row {i} is {scores[i]!r}; absolute residuals are >= 0")
     if method == "split":
-        res = AdaptiveConformal(alpha, 0.0, window=window).run(scores)
+        res = AdaptiveConformal(alpha, 0.0, window=window).filter(scores)
     elif method == "aci":
-        res = AdaptiveConformal(alpha, gamma, window=window).run(scores)
+        res = AdaptiveConformal(alpha, gamma, window=window).filter(scores)
     elif method == "pid":
         if eta is None:
             raise ConfigError("eta: required for method='pid' (score units, e.g. 0.1 x a score)")
-        res = QuantileTracker(alpha, eta, ki=ki, csat=csat).run(scores)
+        res = QuantileTracker(alpha, eta, ki=ki, csat=csat).filter(scores)
     else:
         raise ConfigError(f"method = {method!r}: must be 'split', 'aci' or 'pid'")
     thr = res["threshold"].to_numpy()

@@ -401,7 +401,7 @@ class ConformalWidth(FactorSpec):
         aci = AdaptiveConformal(self.alpha, self.gamma, window=self.window)
         # thresholds from scores before t; one NaN score appended gives, at t + 1, the
         # threshold after absorbing the score of bar t: the next bar's interval
-        thr = aci.run(np.append(scores, np.nan))["threshold"].to_numpy()[1:]
+        thr = aci.filter(np.append(scores, np.nan))["threshold"].to_numpy()[1:]
         out = np.asarray(interval_width(-thr, thr), dtype=np.float64)
         out[: self.warmup()] = np.nan
         return out

@@ -10,6 +10,7 @@ import pandas as pd
 from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.hedge import hedge_nb, hedge_step_nb
+from quantlab.models.base import BaseModel, check_float
 
 __all__ = ["Hedge", "hedge_optimal_eta"]
 
@@ -47,7 +48,7 @@ def _loss_matrix(losses: Any) -> tuple[FloatArray, Any, Any]:
     return np.ascontiguousarray(arr), index, columns
 
 
-class Hedge:
+class Hedge(BaseModel):
     """Exponentially weighted average forecaster (Hedge) over N experts.
 
     Parameters
@@ -60,7 +61,7 @@ class Hedge:
     Attributes
     ----------
     weights_ : numpy.ndarray
-        Weights to use for the next step (after :meth:`run` or :meth:`update`).
+        Weights to use for the next step (after :meth:`filter` or :meth:`update`).
     log_weights_ : numpy.ndarray
         The state: log-weights shifted so their maximum is 0.
     n_updates_ : int
@@ -72,25 +73,40 @@ class Hedge:
     "no information for that expert at that step" and leaves its log-weight unchanged.
     """
 
+    _state_attrs = ("weights_", "log_weights_", "n_updates_")
+
     def __init__(self, eta: float, prior: Any = None) -> None:
         self.eta = eta
         self.prior = prior
 
-    def _init_state(self, n: int) -> FloatArray:
-        eta = float(self.eta)
-        if not np.isfinite(eta) or eta < 0:
-            raise ConfigError(f"eta = {self.eta!r}: the learning rate must be finite and >= 0")
+    def _validate(self) -> tuple[float, FloatArray | None]:
+        try:
+            eta = check_float("eta", self.eta, ge=0.0)
+        except ConfigError:
+            raise ConfigError(
+                f"eta = {self.eta!r}: the learning rate must be finite and >= 0"
+            ) from None
         if self.prior is None:
-            return np.zeros(n)
+            return eta, None
         prior = np.asarray(self.prior, dtype=np.float64)
+        if prior.ndim != 1 or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+            raise ConfigError("prior: weights must be a vector, finite and > 0")
+        return eta, prior
+
+    def _init_state(self, n: int) -> FloatArray:
+        _, prior = self._validate()
+        if prior is None:
+            return np.zeros(n)
         if prior.shape != (n,):
             raise ConfigError(f"prior: shape {prior.shape} does not match {n} experts")
-        if not np.all(np.isfinite(prior)) or np.any(prior <= 0):
-            raise ConfigError("prior: weights must be finite and > 0")
         log_p = np.log(prior / prior.sum())
         return log_p - log_p.max()
 
     def run(self, losses: Any) -> Any:
+        """Deprecated alias of :meth:`filter`."""
+        return self._deprecated_run(losses)
+
+    def filter(self, losses: Any) -> Any:
         """Return the weights over time for a ``(T, N)`` loss matrix, starting from the prior.
 
         Row ``t`` uses ``losses[:t]`` only (row 0 is the prior). Afterwards ``weights_`` holds
@@ -101,6 +117,7 @@ class Hedge:
         numpy.ndarray or pandas.DataFrame
             Same shape, index and columns as ``losses``.
         """
+        self._validate()
         arr, index, columns = _loss_matrix(losses)
         log_w0 = self._init_state(arr.shape[1])
         weights, log_w = hedge_nb(arr, float(self.eta), log_w0)
@@ -117,7 +134,11 @@ class Hedge:
 
     def update(self, loss_vector: Any) -> FloatArray:
         """Absorb one loss vector and return the weights for the next step."""
-        loss = np.asarray(loss_vector, dtype=np.float64)
+        self._validate()
+        try:
+            loss = np.asarray(loss_vector, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"loss_vector: losses must be numeric ({exc})") from None
         if loss.ndim != 1:
             raise DataError(f"loss_vector: expected shape (N,), got {loss.shape}")
         if not hasattr(self, "log_weights_"):

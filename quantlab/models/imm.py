@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,8 +12,8 @@ from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.imm import imm_filter_nb, imm_step_nb, imm_workspace_nb
 from quantlab.models.base import (
-    BaseModel,
     IMMResult,
+    RegimeModel,
     Step,
     as_matrix,
     as_observation,
@@ -103,7 +103,7 @@ def regime_arrays(
     return Fs, Hs, Qs, Rs, x0s, P0s, log_T, log_mu0
 
 
-class IMM(BaseModel):
+class IMM(RegimeModel):
     """Interacting Multiple Model estimator over Kalman filters switched by a Markov chain.
 
     Parameters
@@ -147,8 +147,12 @@ class IMM(BaseModel):
         self.mu0 = mu0
         self._live: tuple[Any, ...] | None = None
 
-    def _arrays(self) -> tuple[Any, ...]:
+    _live_fields: ClassVar[dict[str, int]] = {"x": 3, "P": 4, "mu": 5}
+
+    def _validate(self) -> tuple[Any, ...]:
         return regime_arrays(self.filters, self.transition, self.mu0)
+
+    _arrays = _validate
 
     @property
     def n_models(self) -> int:
@@ -219,21 +223,6 @@ class IMM(BaseModel):
         if np.isnan(ll):
             raise DataError("z: an IMM model's innovation covariance is not positive definite")
         return Step(x=x.copy(), P=P.copy(), loglik=float(ll), mu=mu.copy())
-
-    @property
-    def mu_(self) -> FloatArray:
-        """Live regime probabilities."""
-        return self._live_copy("mu_", 5)
-
-    @property
-    def x_(self) -> FloatArray:
-        """Live combined posterior mean."""
-        return self._live_copy("x_", 3)
-
-    @property
-    def P_(self) -> FloatArray:
-        """Live combined posterior covariance."""
-        return self._live_copy("P_", 4)
 
 
 def regime_accuracy(true_labels: Any, mu: Any, permute: bool = True) -> float:

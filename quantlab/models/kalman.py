@@ -8,7 +8,7 @@ the same step kernel, so a live run reproduces the batch run exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -17,8 +17,8 @@ from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.kalman import kalman_filter_nb, kalman_step_nb, kalman_workspace_nb
 from quantlab.models.base import (
-    BaseModel,
     FilterResult,
+    StateSpaceModel,
     Step,
     as_covariance,
     as_matrix,
@@ -78,7 +78,7 @@ def white_noise_cov(dim: int, dt: float, var: float) -> FloatArray:
     return var * np.outer(g, g)
 
 
-class KalmanFilter(BaseModel):
+class KalmanFilter(StateSpaceModel):
     """Linear Gaussian state-space model filtered by the Kalman recursions.
 
     Parameters
@@ -133,6 +133,8 @@ class KalmanFilter(BaseModel):
     >>> res.x.shape, res.loglik_t[2]
     ((4, 1), 0.0)
     """
+
+    _live_fields: ClassVar[dict[str, int]] = {"x": 0, "P": 1}
 
     def __init__(
         self,
@@ -272,6 +274,9 @@ class KalmanFilter(BaseModel):
         P0 = as_covariance("P0", self.P0, dim_x)
         return F, H, Q, R, x0, P0
 
+    def _validate(self) -> tuple[FloatArray, ...]:
+        return self.matrices()
+
     # ------------------------------------------------------------------ filtering
 
     def filter(self, z: Any) -> FilterResult:
@@ -333,16 +338,6 @@ class KalmanFilter(BaseModel):
                 "update (make R positive definite)"
             )
         return Step(x=x.copy(), P=P.copy(), loglik=float(ll))
-
-    @property
-    def x_(self) -> FloatArray:
-        """Live posterior mean (after the last ``filter``/``update``)."""
-        return self._live_copy("x_", 0)
-
-    @property
-    def P_(self) -> FloatArray:
-        """Live posterior covariance (after the last ``filter``/``update``)."""
-        return self._live_copy("P_", 1)
 
     # ------------------------------------------------------------------ estimation
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.rbpf import rbpf_filter_nb, rbpf_init_nb, rbpf_step_nb, rbpf_workspace_nb
-from quantlab.models.base import BaseModel, RBPFResult, Step, as_observation, as_observations
+from quantlab.models.base import RBPFResult, RegimeModel, Step, as_observation, as_observations
 from quantlab.models.imm import regime_arrays
 from quantlab.models.kalman import KalmanFilter, check_loglik
 
 __all__ = ["RBPF"]
 
 
-class RBPF(BaseModel):
+class RBPF(RegimeModel):
     """Rao-Blackwellised particle filter for regime-switching linear Gaussian models.
 
     Parameters
@@ -75,7 +75,9 @@ class RBPF(BaseModel):
         self.resample_threshold = resample_threshold
         self._live: tuple[Any, ...] | None = None
 
-    def _arrays(self) -> tuple[Any, ...]:
+    _live_fields: ClassVar[dict[str, int]] = {"x": 1, "P": 2, "mu": 3}
+
+    def _validate(self) -> tuple[Any, ...]:
         if isinstance(self.n_particles, bool) or not isinstance(self.n_particles, int | np.integer):
             raise ConfigError(f"n_particles: must be an integer, got {self.n_particles!r}")
         if self.n_particles < 1:
@@ -87,6 +89,8 @@ class RBPF(BaseModel):
         if not isinstance(self.seed, int | np.integer) or not 0 <= self.seed < 2**64:
             raise ConfigError(f"seed: must be an integer in [0, 2**64), got {self.seed!r}")
         return regime_arrays(self.filters, self.transition, self.mu0)
+
+    _arrays = _validate
 
     def _initial_state(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
         _, _, _, _, x0s, P0s, _, log_mu0 = arrays
@@ -185,18 +189,3 @@ class RBPF(BaseModel):
         if np.isnan(ll):
             raise DataError("z: an RBPF innovation covariance is not positive definite")
         return Step(x=x.copy(), P=P.copy(), loglik=float(ll), mu=mu.copy())
-
-    @property
-    def mu_(self) -> FloatArray:
-        """Live regime probabilities."""
-        return self._live_copy("mu_", 3)
-
-    @property
-    def x_(self) -> FloatArray:
-        """Live weighted posterior mean."""
-        return self._live_copy("x_", 1)
-
-    @property
-    def P_(self) -> FloatArray:
-        """Live weighted posterior covariance."""
-        return self._live_copy("P_", 2)

@@ -66,7 +66,7 @@ def test_hits_are_scored_when_the_outcome_is_known():
     sig, ret = make_data()
     for h in (1, 3):
         tr = AccuracyTracker(horizon=h)
-        tr.run(sig, ret)
+        tr.filter(sig, ret)
         realised = np.expm1(np.log1p(ret).rolling(h).sum())
         lagged = sig.shift(h)
         want = np.sign(lagged["noise"]) * np.sign(realised)
@@ -77,20 +77,20 @@ def test_hits_are_scored_when_the_outcome_is_known():
     # a perfect one-bar-ahead forecast is right every time it is scored
     perfect = pd.DataFrame({"p": ret.shift(-1).fillna(0.0)}, index=ret.index)
     s = AccuracyTracker()
-    s.run(perfect, ret)
+    s.filter(perfect, ret)
     assert s.summary().loc["p", "directional_accuracy"] == 1.0
 
 
 def test_hedge_weights_equal_hedge_on_the_resolved_losses():
     sig, ret = make_data()
     tr = AccuracyTracker(method="hedge", eta=0.1)
-    w = tr.run(sig, ret)
+    w = tr.filter(sig, ret)
     hits = tr.hits_.to_numpy()
     loss = np.where(np.isnan(hits), 0.5, 1 - hits)
     loss[ret.isna().to_numpy() | (ret.to_numpy() == 0)] = np.nan
     loss[0] = np.nan
     h = Hedge(0.1)
-    before = h.run(loss)
+    before = h.filter(loss)
     np.testing.assert_allclose(w.to_numpy()[:-1], before[1:], rtol=1e-12)
     np.testing.assert_allclose(w.to_numpy()[-1], h.weights_, rtol=1e-12)
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
@@ -105,7 +105,7 @@ def test_hedge_weights_equal_hedge_on_the_resolved_losses():
 def test_accuracy_weights_from_rolling_accuracy():
     sig, ret = make_data()
     tr = AccuracyTracker(method="accuracy", window=50, min_obs=10)
-    w = tr.run(sig, ret)
+    w = tr.filter(sig, ret)
     acc = tr.hits_.rolling(50, min_periods=10).mean()
     pd.testing.assert_frame_equal(tr.accuracy_, acc)
     edge = (acc - 0.5).clip(lower=0).fillna(0.0)
@@ -121,16 +121,16 @@ def test_accuracy_weights_from_rolling_accuracy():
 def test_batch_equals_streaming_and_prefix(method, horizon):
     sig, ret = make_data(n=250, seed=3)
     kw = dict(horizon=horizon, method=method, window=40, min_obs=5, eta=0.2)
-    full = AccuracyTracker(**kw).run(sig, ret)
+    full = AccuracyTracker(**kw).filter(sig, ret)
     tr = AccuracyTracker(**kw)
     stream = np.array([tr.update(sig.iloc[t], ret.iloc[t]) for t in range(len(ret))])
     np.testing.assert_allclose(stream, full.to_numpy(), rtol=1e-9, atol=1e-12)
     for cut in (30, 137):
-        part = AccuracyTracker(**kw).run(sig.iloc[:cut], ret.iloc[:cut])
+        part = AccuracyTracker(**kw).filter(sig.iloc[:cut], ret.iloc[:cut])
         pd.testing.assert_frame_equal(part, full.iloc[:cut], check_freq=False)
     # run then update continues
     tr2 = AccuracyTracker(**kw)
-    tr2.run(sig.iloc[:200], ret.iloc[:200])
+    tr2.filter(sig.iloc[:200], ret.iloc[:200])
     np.testing.assert_allclose(
         tr2.update(sig.iloc[200], ret.iloc[200]), full.iloc[200], rtol=1e-9, atol=1e-12
     )
@@ -138,10 +138,10 @@ def test_batch_equals_streaming_and_prefix(method, horizon):
 
 def test_future_returns_do_not_change_past_weights():
     sig, ret = make_data(n=200, seed=4)
-    base = AccuracyTracker().run(sig, ret)
+    base = AccuracyTracker().filter(sig, ret)
     shocked = ret.copy()
     shocked.iloc[150:] = -shocked.iloc[150:]
-    other = AccuracyTracker().run(sig, shocked)
+    other = AccuracyTracker().filter(sig, shocked)
     pd.testing.assert_frame_equal(base.iloc[:150], other.iloc[:150])
     assert not base.iloc[150:].equals(other.iloc[150:])
 
@@ -149,16 +149,16 @@ def test_future_returns_do_not_change_past_weights():
 def test_bad_input_raises():
     sig, ret = make_data(n=50)
     with pytest.raises(ConfigError, match="method"):
-        AccuracyTracker(method="vote").run(sig, ret)
+        AccuracyTracker(method="vote").filter(sig, ret)
     with pytest.raises(ConfigError, match="horizon"):
-        AccuracyTracker(horizon=0).run(sig, ret)
+        AccuracyTracker(horizon=0).filter(sig, ret)
     with pytest.raises(DataError, match="index"):
-        AccuracyTracker().run(sig, ret.iloc[1:])
+        AccuracyTracker().filter(sig, ret.iloc[1:])
     bad = ret.copy()
     bad.iloc[7] = -1.5
     with pytest.raises(DataError, match="> -1"):
-        AccuracyTracker().run(sig, bad)
-    with pytest.raises(ConfigError, match="run"):
+        AccuracyTracker().filter(sig, bad)
+    with pytest.raises(ConfigError, match="call filter"):
         AccuracyTracker().summary()
     with pytest.raises(DataError, match="std"):
         gaussian_pit([0.0], [0.0], [0.0])

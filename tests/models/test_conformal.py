@@ -78,7 +78,7 @@ def test_aci_thresholds_follow_the_recursion():
     rng = np.random.default_rng(2)
     s = np.abs(rng.standard_t(3, size=400))
     for window in (None, 30):
-        out = AdaptiveConformal(0.1, 0.02, window=window).run(s)
+        out = AdaptiveConformal(0.1, 0.02, window=window).filter(s)
         a_t = 0.1
         for t in range(len(s)):
             past = s[:t] if window is None else s[max(0, t - window) : t]
@@ -93,13 +93,13 @@ def test_aci_alpha_t_is_not_clipped():
     # ever-increasing scores miss every finite threshold and drive alpha_t below 0
     # (whole line, +inf threshold)
     s = np.arange(300.0)
-    out = AdaptiveConformal(0.1, 0.05).run(s)
+    out = AdaptiveConformal(0.1, 0.05).filter(s)
     low = out["alpha_t"] <= 0
     assert low.any() and np.isinf(out["threshold"][low]).all()
     assert (out["threshold"][low] > 0).all() and (out["covered"][low] == 1).all()
     # tiny scores after large ones drive alpha_t above 1: empty set, never covered
     s = np.r_[np.full(50, 10.0), np.zeros(400)]
-    out = AdaptiveConformal(0.5, 0.3).run(s)
+    out = AdaptiveConformal(0.5, 0.3).filter(s)
     high = out["alpha_t"] >= 1
     assert high.any() and (out["threshold"][high] == -np.inf).all()
     assert (out["covered"][high] == 0).all()
@@ -119,7 +119,7 @@ def test_aci_alpha_t_is_not_clipped():
     window=st.sampled_from([None, 1, 7, 50]),
 )
 def test_aci_long_run_bound_on_any_sequence(scores, alpha, gamma, alpha_1, window):
-    out = AdaptiveConformal(alpha, gamma, window=window, alpha_1=alpha_1).run(scores)
+    out = AdaptiveConformal(alpha, gamma, window=window, alpha_1=alpha_1).filter(scores)
     T = len(scores)
     miss = 1.0 - out["covered"].to_numpy()
     a1 = alpha_1
@@ -141,7 +141,7 @@ def test_aci_against_an_adaptive_adversary():
             thr = aci.threshold_ if hasattr(aci, "threshold_") else np.inf
             scores.append(thr + 1.0 if np.isfinite(thr) else 0.0)
             aci.update(scores[-1])
-        out = AdaptiveConformal(0.1, gamma).run(scores)
+        out = AdaptiveConformal(0.1, gamma).filter(scores)
         miss = 1 - out["covered"].mean()
         assert miss > 0.05  # the adversary does force misses
         assert abs(miss - 0.1) <= aci_bound(0.1, gamma, T)
@@ -153,7 +153,7 @@ def test_aci_against_an_adaptive_adversary():
 def test_aci_gamma_zero_is_sequential_split():
     rng = np.random.default_rng(3)
     s = rng.exponential(size=120)
-    out = AdaptiveConformal(0.2, 0.0).run(s)
+    out = AdaptiveConformal(0.2, 0.0).filter(s)
     for t in range(len(s)):
         assert out["threshold"].iloc[t] == (split_conformal_threshold(s[:t], 0.2) if t else np.inf)
 
@@ -163,15 +163,15 @@ def test_aci_batch_equals_streaming_and_prefix():
     s = np.abs(rng.normal(size=3000))
     s[[10, 500, 2999]] = np.nan  # not observed: no update
     for window in (None, 64):
-        batch = AdaptiveConformal(0.1, 0.01, window=window).run(s)
+        batch = AdaptiveConformal(0.1, 0.01, window=window).filter(s)
         aci = AdaptiveConformal(0.1, 0.01, window=window)
         stream = np.array([aci.update(x) for x in s])
         np.testing.assert_array_equal(stream, batch.to_numpy())
-        part = AdaptiveConformal(0.1, 0.01, window=window).run(s[:1234])
+        part = AdaptiveConformal(0.1, 0.01, window=window).filter(s[:1234])
         pd.testing.assert_frame_equal(part, batch.iloc[:1234])
         # run then update continues the sequence
         cont = AdaptiveConformal(0.1, 0.01, window=window)
-        cont.run(s[:2000])
+        cont.filter(s[:2000])
         np.testing.assert_array_equal(cont.update(s[2000]), batch.iloc[2000].to_numpy())
     assert np.isnan(batch["covered"].iloc[10])
     assert batch["alpha_t"].iloc[11] == batch["alpha_t"].iloc[10]
@@ -180,8 +180,8 @@ def test_aci_batch_equals_streaming_and_prefix():
 def test_aci_on_a_shift_recovers_coverage():
     rng = np.random.default_rng(5)
     s = np.abs(np.r_[rng.normal(0, 1, 2000), rng.normal(0, 3, 2000)])
-    aci = AdaptiveConformal(0.1, 0.01, window=500).run(s)
-    split = AdaptiveConformal(0.1, 0.0, window=None).run(s)
+    aci = AdaptiveConformal(0.1, 0.01, window=500).filter(s)
+    split = AdaptiveConformal(0.1, 0.0, window=None).filter(s)
     tail_aci = 1 - aci["covered"].iloc[2500:].mean()
     tail_split = 1 - split["covered"].iloc[2500:].mean()
     assert abs(tail_aci - 0.1) < 0.03 and tail_split > 0.15
@@ -207,7 +207,7 @@ def test_pid_equals_reference_loop():
     rng = np.random.default_rng(6)
     s = np.abs(rng.normal(size=500)) + np.linspace(0, 3, 500)
     for ki, csat in ((0.0, None), (2.0, 5.0)):
-        out = QuantileTracker(0.1, 0.05, ki=ki, csat=csat).run(s)
+        out = QuantileTracker(0.1, 0.05, ki=ki, csat=csat).filter(s)
         np.testing.assert_allclose(
             out["threshold"], pid_reference(s, 0.1, 0.05, ki, csat or 1.0, 0.0), rtol=1e-13
         )
@@ -215,7 +215,7 @@ def test_pid_equals_reference_loop():
         stream = np.array([tr.update(x) for x in s])
         np.testing.assert_array_equal(stream, out.to_numpy())
         pd.testing.assert_frame_equal(
-            QuantileTracker(0.1, 0.05, ki=ki, csat=csat).run(s[:200]), out.iloc[:200]
+            QuantileTracker(0.1, 0.05, ki=ki, csat=csat).filter(s[:200]), out.iloc[:200]
         )
 
 
@@ -227,7 +227,7 @@ def test_pid_equals_reference_loop():
     q0=st.floats(0, 10),
 )
 def test_pid_long_run_bound_on_any_bounded_sequence(scores, alpha, eta, q0):
-    out = QuantileTracker(alpha, eta, q0=q0).run(scores)
+    out = QuantileTracker(alpha, eta, q0=q0).filter(scores)
     miss = 1 - out["covered"].mean()
     assert abs(miss - alpha) <= (10.0 + eta) / (eta * len(scores)) + 1e-12
 
@@ -245,7 +245,7 @@ def test_conformal_interval_methods():
         np.testing.assert_allclose(iv["upper"] - pred, iv["threshold"])
         np.testing.assert_allclose(pred - iv["lower"], iv["threshold"])
     split = conformal_interval(pred, scores, 0.1, "split")
-    thr = AdaptiveConformal(0.1, 0.0).run(scores)["threshold"]
+    thr = AdaptiveConformal(0.1, 0.0).filter(scores)["threshold"]
     np.testing.assert_array_equal(split["threshold"], thr)
     # prefix property
     part = conformal_interval(pred[:150], scores[:150], 0.1, "aci", gamma=0.02)
@@ -281,11 +281,11 @@ def test_metrics_against_pandas():
 
 def test_bad_input_raises():
     with pytest.raises(ConfigError, match="alpha"):
-        AdaptiveConformal(1.5).run([1.0])
+        AdaptiveConformal(1.5).filter([1.0])
     with pytest.raises(ConfigError, match="gamma"):
-        AdaptiveConformal(0.1, -1).run([1.0])
+        AdaptiveConformal(0.1, -1).filter([1.0])
     with pytest.raises(DataError, match="row 1"):
-        AdaptiveConformal(0.1).run([1.0, np.inf])
+        AdaptiveConformal(0.1).filter([1.0, np.inf])
     with pytest.raises(ConfigError, match="eta"):
         conformal_interval([1.0], [1.0], 0.1, "pid")
     with pytest.raises(ConfigError, match="method"):
@@ -293,7 +293,7 @@ def test_bad_input_raises():
     with pytest.raises(DataError, match=">= 0"):
         conformal_interval([1.0], [-1.0], 0.1)
     with pytest.raises(ConfigError, match="csat"):
-        QuantileTracker(0.1, 0.1, ki=1.0).run([1.0])
+        QuantileTracker(0.1, 0.1, ki=1.0).filter([1.0])
 
 
 # -- Zaffran et al. (2022) reference --------------------------------------------------------

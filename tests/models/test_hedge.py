@@ -32,10 +32,10 @@ def regret(weights, losses):
 def test_equals_closed_form():
     rng = np.random.default_rng(0)
     losses = rng.uniform(size=(300, 4))
-    np.testing.assert_allclose(Hedge(0.3).run(losses), closed_form(losses, 0.3), rtol=1e-10)
+    np.testing.assert_allclose(Hedge(0.3).filter(losses), closed_form(losses, 0.3), rtol=1e-10)
     prior = [1.0, 2.0, 3.0, 4.0]
     np.testing.assert_allclose(
-        Hedge(0.3, prior=prior).run(losses), closed_form(losses, 0.3, prior), rtol=1e-10
+        Hedge(0.3, prior=prior).filter(losses), closed_form(losses, 0.3, prior), rtol=1e-10
     )
 
 
@@ -45,7 +45,7 @@ def test_regret_bound_random_losses():
     losses = rng.uniform(size=(T, N))
     losses[:, 3] *= 0.9  # one slightly better expert
     eta = hedge_optimal_eta(N, T)
-    w = Hedge(eta).run(losses)
+    w = Hedge(eta).filter(losses)
     assert regret(w, losses) <= np.sqrt(T / 2 * np.log(N))
     assert w[-1].argmax() == 3
 
@@ -62,7 +62,7 @@ def test_regret_bound_adversarial(rows):
     losses = np.array(rows)
     T, N = losses.shape
     eta = hedge_optimal_eta(N, T)
-    assert regret(Hedge(eta).run(losses), losses) <= np.sqrt(T / 2 * np.log(N)) + 1e-9
+    assert regret(Hedge(eta).filter(losses), losses) <= np.sqrt(T / 2 * np.log(N)) + 1e-9
 
 
 def test_adaptive_adversary_respects_bound():
@@ -97,20 +97,20 @@ def test_batch_equals_streaming_and_prefix():
     rng = np.random.default_rng(2)
     losses = rng.uniform(size=(200, 3))
     losses[5, 1] = np.nan
-    batch = Hedge(0.2).run(losses)
+    batch = Hedge(0.2).filter(losses)
     h = Hedge(0.2)
     stream = [np.full(3, 1 / 3)] + [h.update(row) for row in losses[:-1]]
     np.testing.assert_allclose(np.array(stream), batch, rtol=1e-12)
-    np.testing.assert_allclose(Hedge(0.2).run(losses[:77]), batch[:77], rtol=0, atol=0)
+    np.testing.assert_allclose(Hedge(0.2).filter(losses[:77]), batch[:77], rtol=0, atol=0)
     # run leaves the state where update continues
     h2 = Hedge(0.2)
-    h2.run(losses[:100])
+    h2.filter(losses[:100])
     np.testing.assert_allclose(h2.update(losses[100]), batch[101], rtol=1e-12)
 
 
 def test_nan_loss_means_no_information():
     losses = np.array([[np.nan, np.nan], [1.0, np.nan], [0.0, 0.0]])
-    w = Hedge(1.0).run(losses)
+    w = Hedge(1.0).filter(losses)
     np.testing.assert_allclose(w[1], [0.5, 0.5])
     np.testing.assert_allclose(w[2], softmax([-1.0, 0.0]))
 
@@ -118,17 +118,17 @@ def test_nan_loss_means_no_information():
 def test_dataframe_in_dataframe_out():
     idx = pd.date_range("2024", periods=4, freq="h", tz="UTC", name="time")
     df = pd.DataFrame({"a": [0.0, 1, 0, 1], "b": [1.0, 0, 1, 0]}, index=idx)
-    out = Hedge(0.5).run(df)
+    out = Hedge(0.5).filter(df)
     assert out.index.equals(idx) and list(out.columns) == ["a", "b"]
 
 
 def test_bad_input_raises():
     with pytest.raises(ConfigError, match="eta"):
-        Hedge(-1.0).run(np.zeros((2, 2)))
+        Hedge(-1.0).filter(np.zeros((2, 2)))
     with pytest.raises(DataError, match="row 1, expert 0"):
-        Hedge(1.0).run(np.array([[0.0, 0.0], [np.inf, 0.0]]))
+        Hedge(1.0).filter(np.array([[0.0, 0.0], [np.inf, 0.0]]))
     with pytest.raises(DataError, match="matrix"):
-        Hedge(1.0).run(np.zeros(3))
+        Hedge(1.0).filter(np.zeros(3))
     h = Hedge(1.0)
     h.update([0.0, 1.0])
     with pytest.raises(DataError, match="experts"):
