@@ -7,9 +7,10 @@ its dotted path, never a silent default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -20,6 +21,23 @@ from quantlab.errors import ConfigError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+@dataclass(frozen=True)
+class GridRule:
+    """A cross-field rule of a config, written over whole arrays of values.
+
+    ``check(*values)`` receives one numpy array (or scalar) per name in ``fields``, all
+    broadcastable, and returns True where the rule holds. ``validator`` names the pydantic
+    model validator the rule mirrors (a parameter grid validates each field once and applies
+    these rules to arrays instead of building one config per combination; a validator
+    without its rule makes the grid fall back to one config per combination).
+    """
+
+    fields: tuple[str, ...]
+    check: Callable[..., Any]
+    text: str
+    validator: str
+
+
 class FrozenConfig(BaseModel):
     """Base of every quantlab config: frozen, unknown keys refused, errors as ConfigError.
 
@@ -28,6 +46,9 @@ class FrozenConfig(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    #: The cross-field validators as array rules (see :class:`GridRule`).
+    grid_rules: ClassVar[tuple[GridRule, ...]] = ()
 
     def __init__(self, **data: Any) -> None:
         try:

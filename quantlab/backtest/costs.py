@@ -82,16 +82,33 @@ class Costs(FrozenConfig):
         return out
 
 
-def make_costs(costs: Costs | float | dict | None) -> Costs:
-    """Return a :class:`Costs` from a model, a single fee rate, a mapping or None."""
+def make_costs(costs: Costs | float | dict | str | None) -> Costs:
+    """Return a :class:`Costs` from a model, a single fee rate, a mapping or None.
+
+    None is the venue's costs (:meth:`Costs.hyperliquid`): costs are never silently zero;
+    ``0`` (or ``Costs()``) asks for zero costs.
+    """
     if costs is None:
-        return Costs()
+        return Costs.hyperliquid()
     if isinstance(costs, Costs):
         return costs
     if isinstance(costs, int | float) and not isinstance(costs, bool):
         return Costs(maker_fee=float(costs), taker_fee=float(costs))
     if isinstance(costs, dict):
         return Costs.from_dict(costs)
+    if isinstance(costs, str):
+        text = costs.strip().lower()
+        if text == "hyperliquid":
+            return Costs.hyperliquid()
+        if text in ("zero", "none"):
+            return Costs()
+        try:
+            fee = float(text)
+        except ValueError:
+            raise ConfigError(
+                f"costs: {costs!r} is not a fee rate, 'hyperliquid' or 'zero'"
+            ) from None
+        return make_costs(fee)
     raise ConfigError(
         f"costs: expected a Costs, a fee rate or a mapping, got {type(costs).__name__}"
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from quantlab.backtest.costs import Costs, make_costs
+from quantlab._typing import Fill, Gaps
+from quantlab.backtest.costs import Costs
+from quantlab.backtest.options import RunOptions, resolve_options
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import compute_stats, periods_per_year
 from quantlab.backtest.strategy import StrategyBase, load_strategy
@@ -16,9 +20,16 @@ from quantlab.data.schema import infer_interval, validate
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels import backtest as _bt
 
-__all__ = ["build_inputs", "build_params", "run"]
+__all__ = [
+    "PARAM_FIELDS",
+    "PreparedBars",
+    "aux_inputs",
+    "build_inputs",
+    "build_params",
+    "prepare_bars",
+    "run",
+]
 
-Fill = Literal["next_open", "close"]
 _SIZING = {
     "fixed": _bt.SIZING_FIXED,
     "kelly": _bt.SIZING_KELLY,
@@ -28,6 +39,73 @@ _SIZING = {
 
 def _nan_if_none(x: float | None) -> float:
     return np.nan if x is None else float(x)
+
+
+def _bps(x: float) -> float:
+    return float(x) * 1e-4
+
+
+def _sizing_code(kind: str) -> float:
+    return float(_SIZING[kind])
+
+
+#: Every config field the engine's parameter row reads: dotted path (``costs.`` for the
+#: costs, else inside the strategy) -> (``P_*`` column, value -> float). The one map from
+#: configs to parameter rows: :func:`build_params` applies it to one configuration, a
+#: parameter sweep to whole arrays of values.
+PARAM_FIELDS: dict[str, tuple[int, Callable[[Any], float]]] = {
+    "costs.maker_fee": (_bt.P_MAKER_FEE, float),
+    "costs.taker_fee": (_bt.P_TAKER_FEE, float),
+    "costs.slippage_bps": (_bt.P_SLIP_FIXED, _bps),
+    "costs.vol_slippage": (_bt.P_SLIP_VOL, float),
+    "costs.impact": (_bt.P_SLIP_IMPACT, float),
+    "costs.max_slippage_bps": (_bt.P_SLIP_MAX, _bps),
+    "limits.max_leverage": (_bt.P_MAX_LEVERAGE, float),
+    "limits.maintenance_margin": (_bt.P_MMR, float),
+    "sizing.kind": (_bt.P_SIZING, _sizing_code),
+    "sizing.fraction": (_bt.P_FRACTION, float),
+    "sizing.kelly_scale": (_bt.P_KELLY_SCALE, float),
+    "sizing.min_fraction": (_bt.P_KELLY_MIN, float),
+    "sizing.max_fraction": (_bt.P_KELLY_MAX, float),
+    "edge.win_rate": (_bt.P_WIN_RATE, _nan_if_none),
+    "edge.payoff": (_bt.P_PAYOFF, _nan_if_none),
+    "edge.min_trades": (_bt.P_MIN_TRADES, float),
+    "sizing.target_vol": (_bt.P_TARGET_VOL, float),
+    "sizing.regime_floor": (_bt.P_REGIME_FLOOR, float),
+    "stops.stop_loss": (_bt.P_STOP_FRAC, _nan_if_none),
+    "stops.atr_mult": (_bt.P_ATR_MULT, _nan_if_none),
+    "stops.trail_activation": (_bt.P_TRAIL_ACT, _nan_if_none),
+    "stops.trail_distance": (_bt.P_TRAIL_DIST, _nan_if_none),
+    "stops.take_profit": (_bt.P_TP_FRAC, _nan_if_none),
+    "stops.validate_tp_sl": (_bt.P_VALIDATE_TPSL, float),
+    "breaker.threshold": (_bt.P_BREAKER_THRESHOLD, _nan_if_none),
+    "breaker.pause_bars": (_bt.P_BREAKER_PAUSE, float),
+    "limits.daily_loss_limit": (_bt.P_DAILY_LOSS, _nan_if_none),
+    "limits.max_drawdown": (_bt.P_MAX_DD, _nan_if_none),
+    "limits.cooldown_bars": (_bt.P_COOLDOWN, float),
+    "limits.rearm_after_exit": (_bt.P_REARM, float),
+}
+
+#: Config fields read by :func:`aux_inputs` (the per-bar series beside the target).
+AUX_FIELDS = frozenset(
+    {
+        "costs.funding",
+        "costs.vol_slippage",
+        "costs.vol_window",
+        "costs.impact",
+        "stops.atr_mult",
+        "stops.atr_window",
+        "sizing.kind",
+        "sizing.vol_window",
+    }
+)
+
+
+def _field(strategy: StrategyBase, costs: Costs, path: str) -> Any:
+    obj: Any = costs if path.startswith("costs.") else strategy
+    for part in path.removeprefix("costs.").split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def build_params(
@@ -41,52 +119,18 @@ def build_params(
 ) -> np.ndarray:
     """Return the engine's parameter row (``P_*`` layout) for a strategy and costs.
 
-    A sweep builds one row per combination and loops :func:`backtest_step_nb` over them.
+    The config fields enter through :data:`PARAM_FIELDS`; a sweep applies the same map to
+    arrays of values.
     """
     if fill not in ("next_open", "close"):
         raise ConfigError(f"fill: must be 'next_open' or 'close', got {fill!r}")
     if not (np.isfinite(init_cash) and init_cash > 0):
         raise ConfigError(f"init_cash: must be a positive number, got {init_cash!r}")
     p = np.zeros(_bt.N_PARAMS)
-    sz, st, lim, brk, edge = (
-        strategy.sizing,
-        strategy.stops,
-        strategy.limits,
-        strategy.breaker,
-        strategy.edge,
-    )
     p[_bt.P_FILL] = _bt.FILL_CLOSE if fill == "close" else _bt.FILL_NEXT_OPEN
-    p[_bt.P_MAKER_FEE] = costs.maker_fee
-    p[_bt.P_TAKER_FEE] = costs.taker_fee
-    p[_bt.P_SLIP_FIXED] = costs.slippage_bps * 1e-4
-    p[_bt.P_SLIP_VOL] = costs.vol_slippage
-    p[_bt.P_SLIP_IMPACT] = costs.impact
-    p[_bt.P_SLIP_MAX] = costs.max_slippage_bps * 1e-4
-    p[_bt.P_MAX_LEVERAGE] = lim.max_leverage
-    p[_bt.P_MMR] = lim.maintenance_margin
-    p[_bt.P_SIZING] = _SIZING[sz.kind]
-    p[_bt.P_FRACTION] = sz.fraction
-    p[_bt.P_KELLY_SCALE] = sz.kelly_scale
-    p[_bt.P_KELLY_MIN] = sz.min_fraction
-    p[_bt.P_KELLY_MAX] = sz.max_fraction
-    p[_bt.P_WIN_RATE] = _nan_if_none(edge.win_rate)
-    p[_bt.P_PAYOFF] = _nan_if_none(edge.payoff)
-    p[_bt.P_MIN_TRADES] = edge.min_trades
-    p[_bt.P_TARGET_VOL] = sz.target_vol
-    p[_bt.P_REGIME_FLOOR] = sz.regime_floor
-    p[_bt.P_STOP_FRAC] = _nan_if_none(st.stop_loss)
-    p[_bt.P_ATR_MULT] = _nan_if_none(st.atr_mult)
-    p[_bt.P_TRAIL_ACT] = _nan_if_none(st.trail_activation)
-    p[_bt.P_TRAIL_DIST] = _nan_if_none(st.trail_distance)
-    p[_bt.P_TP_FRAC] = _nan_if_none(st.take_profit)
-    p[_bt.P_VALIDATE_TPSL] = float(st.validate_tp_sl)
-    p[_bt.P_BREAKER_THRESHOLD] = _nan_if_none(brk.threshold)
-    p[_bt.P_BREAKER_PAUSE] = brk.pause_bars
-    p[_bt.P_DAILY_LOSS] = _nan_if_none(lim.daily_loss_limit)
-    p[_bt.P_MAX_DD] = _nan_if_none(lim.max_drawdown)
-    p[_bt.P_COOLDOWN] = lim.cooldown_bars
+    for path, (col, convert) in PARAM_FIELDS.items():
+        p[col] = convert(_field(strategy, costs, path))
     p[_bt.P_OPTIMISTIC] = float(optimistic)
-    p[_bt.P_REARM] = float(lim.rearm_after_exit)
     p[_bt.P_INIT_CASH] = init_cash
     p[_bt.P_BAR_HOURS] = bar_seconds / 3600.0
     return p
@@ -109,50 +153,147 @@ def frozen(a: np.ndarray) -> np.ndarray:
     return view
 
 
-def build_inputs(
-    df: pd.DataFrame, strategy: StrategyBase, costs: Costs, bar_seconds: float
-) -> dict[str, np.ndarray]:
-    """Return the per-bar arrays the engine reads, all causal (known at their bar)."""
-    n = len(df)
-    close = _f64(df["close"])
-    target = strategy.target(df)
-    if len(target) != n:
-        raise DataError(f"strategy {strategy.kind!r}: target has {len(target)} rows, bars {n}")
-    target_arr = _f64(target)
-    bad = ~np.isfinite(target_arr) | (np.abs(target_arr) > 1)
+@dataclass(frozen=True)
+class PreparedBars:
+    """Bars validated once, with the arrays every run and sweep over them reads.
+
+    Build with :func:`prepare_bars`; walk-forward folds, search trials and sweep chunks
+    share one instead of validating the same frame again.
+    """
+
+    df: pd.DataFrame
+    bar_seconds: float
+    open_: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    day: np.ndarray
+    funding_rate: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    @property
+    def bars(self) -> tuple[np.ndarray, ...]:
+        """``(open_, high, low, close, day)`` as the kernels take them (read-only)."""
+        return (self.open_, self.high, self.low, self.close, self.day)
+
+    def slice(self, start: int, stop: int) -> PreparedBars:
+        """Return rows ``start:stop`` (already valid: a slice of valid bars is valid)."""
+        if stop - start < 2:
+            raise DataError(f"bars: need at least 2 rows to backtest, got {stop - start}")
+        return _prepared(self.df.iloc[start:stop], self.bar_seconds)
+
+
+def _prepared(df: pd.DataFrame, bar_seconds: float) -> PreparedBars:
+    ns = df.index.as_unit("ns").asi8
+    funding = frozen(_f64(df["funding_rate"])) if "funding_rate" in df.columns else None
+    return PreparedBars(
+        df=df,
+        bar_seconds=float(bar_seconds),
+        open_=frozen(_f64(df["open"])),
+        high=frozen(_f64(df["high"])),
+        low=frozen(_f64(df["low"])),
+        close=frozen(_f64(df["close"])),
+        volume=frozen(_f64(df["volume"])),
+        day=frozen((ns // (86_400 * 10**9)).astype(np.int64)),
+        funding_rate=funding,
+    )
+
+
+def prepare_bars(
+    df: pd.DataFrame | PreparedBars, interval: str | None = None, gaps: Gaps = "error"
+) -> PreparedBars:
+    """Validate bars once and infer their interval; return what the engine reads.
+
+    Parameters
+    ----------
+    df : pd.DataFrame or PreparedBars
+        Bars (checked with :func:`quantlab.data.validate`); prepared bars pass through.
+    interval : str, optional
+        Bar interval (``"1h"``); inferred from the index when None.
+    gaps : {"error", "ffill", "allow"}
+        Passed to :func:`quantlab.data.validate`.
+
+    Raises
+    ------
+    DataError
+        Invalid bars, fewer than 2 rows, or an interval that cannot be inferred.
+    """
+    if isinstance(df, PreparedBars):
+        return df
+    df = validate(df, interval=interval, gaps=gaps)
+    if len(df) < 2:
+        raise DataError(f"bars: need at least 2 rows to backtest, got {len(df)}")
+    if interval is not None:
+        return _prepared(df, float(interval_seconds(interval)))
+    step = infer_interval(df.index)
+    if step is None:
+        raise DataError("index: cannot infer the bar interval; pass interval='1h' etc.")
+    return _prepared(df, step.total_seconds())
+
+
+def check_target(strategy: StrategyBase, df: pd.DataFrame, target: Any) -> np.ndarray:
+    """Return a strategy's target as a float array, or raise naming the first bad bar."""
+    arr = _f64(target)
+    if arr.shape != (len(df),):
+        raise DataError(
+            f"strategy {strategy.kind!r}: target has {arr.shape[0] if arr.ndim else 0} rows, "
+            f"bars {len(df)}"
+        )
+    bad = ~np.isfinite(arr) | (np.abs(arr) > 1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"strategy {strategy.kind!r}: target at {df.index[i]} is {target_arr[i]!r}; "
+            f"strategy {strategy.kind!r}: target at {df.index[i]} is {arr[i]!r}; "
             "must be -1, 0 or +1"
         )
+    return arr
+
+
+def aux_inputs(bars: PreparedBars, strategy: StrategyBase, costs: Costs) -> dict[str, np.ndarray]:
+    """Return the per-bar series beside the target (funding, ATR, realised volatility,
+    regime, slippage volatility, reference volume), all causal (known at their bar)."""
+    df = bars.df
+    n = len(df)
+    close = np.asarray(bars.close)
     if strategy.sizing.kind == "vol_target":
         r = pd.Series(np.log(close)).diff()
         sd = r.rolling(strategy.sizing.vol_window).std(ddof=1)
-        realized_vol = _f64(sd * np.sqrt(periods_per_year(bar_seconds)))
+        realized_vol = _f64(sd * np.sqrt(periods_per_year(bars.bar_seconds)))
     else:
         realized_vol = np.full(n, np.nan)
     regime = strategy.regime(df)
     regime_arr = np.full(n, np.nan) if regime is None else _f64(regime)
-    if "funding_rate" in df.columns and costs.funding:
-        funding = _f64(df["funding_rate"])
+    if bars.funding_rate is not None and costs.funding:
+        funding = _f64(bars.funding_rate)
     else:
         funding = np.zeros(n)
-    ns = df.index.as_unit("ns").asi8
-    day = (ns // (86_400 * 10**9)).astype(np.int64)
     return {
-        "open_": _f64(df["open"]),
-        "high": _f64(df["high"]),
-        "low": _f64(df["low"]),
-        "close": close,
         "funding_rate": funding,
-        "day": day,
-        "target": target_arr,
         "atr": _f64(strategy.atr(df)),
         "realized_vol": realized_vol,
         "regime": regime_arr,
         "bar_vol": _f64(costs.bar_volatility(close)),
-        "volume_ref": _f64(costs.volume_reference(_f64(df["volume"]))),
+        "volume_ref": _f64(costs.volume_reference(np.asarray(bars.volume))),
+    }
+
+
+def build_inputs(
+    df: pd.DataFrame | PreparedBars, strategy: StrategyBase, costs: Costs, bar_seconds: float
+) -> dict[str, np.ndarray]:
+    """Return the per-bar arrays the engine reads, all causal (known at their bar)."""
+    bars = df if isinstance(df, PreparedBars) else _prepared(df, bar_seconds)
+    target = check_target(strategy, bars.df, strategy.target(bars.df))
+    return {
+        "open_": _f64(bars.open_),
+        "high": _f64(bars.high),
+        "low": _f64(bars.low),
+        "close": _f64(bars.close),
+        "day": np.asarray(bars.day),
+        "target": target,
+        **aux_inputs(bars, strategy, costs),
     }
 
 
@@ -205,6 +346,7 @@ def _simulate(
     init_cash: float,
     bar_seconds: float,
     ordering: str,
+    costs: Costs,
 ) -> BacktestResult:
     equity, cash, qty, fees, funding, records, state = _bt.backtest_nb(
         **{k: frozen(v) for k, v in inputs.items()}, params=params
@@ -240,60 +382,64 @@ def _simulate(
         ambiguous_bars=ambiguous,
         ordering=ordering,
         strategy=strategy,
+        costs=costs,
     )
 
 
 def run(
-    df: pd.DataFrame,
+    df: pd.DataFrame | PreparedBars,
     strategy: StrategyBase | dict | str,
-    costs: Costs | float | dict | None = None,
+    costs: Costs | float | dict | str | RunOptions | None = None,
     *,
-    fill: Fill = "next_open",
-    init_cash: float = 10_000.0,
+    fill: Fill | None = None,
+    init_cash: float | None = None,
     interval: str | None = None,
-    gaps: Literal["error", "ffill", "allow"] = "error",
+    gaps: Gaps | None = None,
+    options: RunOptions | None = None,
 ) -> BacktestResult:
     """Backtest a strategy on bars with fees, slippage, funding, margin and risk rules.
 
     Parameters
     ----------
-    df : pd.DataFrame
+    df : pd.DataFrame or PreparedBars
         Bars (checked with :func:`quantlab.data.validate`); a ``funding_rate`` column
         (per hour) is charged on the position held through each bar.
-    strategy : StrategyBase, mapping or YAML path
+    strategy : StrategyBase, mapping, YAML path or registered name
         See :mod:`quantlab.backtest.strategy`.
-    costs : Costs, float or mapping, optional
-        Fees and slippage; a number is one fee rate for every fill. Default: none.
+    costs : Costs, float, mapping, str or RunOptions, optional
+        Fees and slippage; a number is one fee rate for every fill. Default: the venue's
+        (:meth:`Costs.hyperliquid`); ``0`` for none. A :class:`RunOptions` here is taken
+        as ``options``.
     fill : {"next_open", "close"}
         Fill orders decided at a close at the next bar's open (default, no look-ahead) or
         at that close (vectorbt ``from_signals`` parity).
     init_cash : float
-        Starting equity.
+        Starting equity (default 10,000).
     interval : str, optional
         Bar interval (e.g. ``"1h"``); inferred from the index when omitted.
     gaps : {"error", "ffill", "allow"}
-        Passed to :func:`quantlab.data.validate`.
+        Passed to :func:`quantlab.data.validate` (default ``"error"``).
+    options : RunOptions, optional
+        The five settings above as one object; keywords given beside it win.
 
     Returns
     -------
     BacktestResult
         ``.equity``, ``.positions``, ``.trades``, ``.stats`` (pessimistic ordering of
         bars where the stop and the target both lie in the bar's range), ``.optimistic``
-        (the other ordering) and ``.ambiguous_bars``.
+        (the other ordering), ``.ambiguous_bars`` and ``.costs``.
     """
     strategy = load_strategy(strategy)
-    costs = make_costs(costs)
-    df = validate(df, interval=interval, gaps=gaps)
-    if len(df) < 2:
-        raise DataError(f"bars: need at least 2 rows to backtest, got {len(df)}")
-    if interval is not None:
-        bar_seconds = float(interval_seconds(interval))
-    else:
-        step = infer_interval(df.index)
-        if step is None:
-            raise DataError("index: cannot infer the bar interval; pass interval='1h' etc.")
-        bar_seconds = step.total_seconds()
-    inputs = build_inputs(df, strategy, costs, bar_seconds)
+    opts = resolve_options(
+        options, costs=costs, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps
+    )
+    costs_used = opts.costs
+    bars = prepare_bars(df, opts.interval, opts.gaps)
+    df = bars.df
+    bar_seconds = bars.bar_seconds
+    init_cash = opts.init_cash
+    fill = opts.fill
+    inputs = build_inputs(bars, strategy, costs_used, bar_seconds)
     target = pd.Series(inputs["target"], index=df.index, name="target")
     common = {
         "strategy": strategy,
@@ -301,8 +447,11 @@ def run(
         "fill": fill,
         "init_cash": init_cash,
         "bar_seconds": bar_seconds,
+        "costs": costs_used,
     }
-    params = build_params(strategy, costs, fill=fill, init_cash=init_cash, bar_seconds=bar_seconds)
+    params = build_params(
+        strategy, costs_used, fill=fill, init_cash=init_cash, bar_seconds=bar_seconds
+    )
     pess = _simulate(df, inputs, params, ordering="pessimistic", **common)
     if pess.ambiguous_bars == 0:
         return pess

@@ -54,6 +54,8 @@ class BacktestResult:
         Bars where the stop and the target both lay inside the bar's range.
     ordering : str
         ``"pessimistic"`` (stop first in ambiguous bars, the default) or ``"optimistic"``.
+    strategy, costs
+        The configuration that ran and the costs it was charged (never implicit).
     """
 
     equity: pd.Series
@@ -71,6 +73,7 @@ class BacktestResult:
     ambiguous_bars: int = 0
     ordering: str = "pessimistic"
     strategy: Any = None
+    costs: Any = None
     _other: BacktestResult | None = field(default=None)
 
     @property
@@ -106,8 +109,15 @@ class BacktestResult:
             f"BacktestResult({len(self.equity)} bars, {int(s['n_trades'])} trades, "
             f"total_return={s['total_return']:.4%}, sharpe={s['sharpe']:.3f}, "
             f"max_drawdown={s['max_drawdown']:.4%}, ambiguous_bars={self.ambiguous_bars}, "
-            f"fill={self.fill!r}, ordering={self.ordering!r})"
+            f"fill={self.fill!r}, ordering={self.ordering!r}, costs={self._costs_text()})"
         )
+
+    def _costs_text(self) -> str:
+        if self.costs is None:
+            return "?"
+        from quantlab.backtest.options import describe_costs
+
+        return repr(describe_costs(self.costs))
 
     def orders(self) -> pd.DataFrame:
         """Return every fill: bar index, signed size, price and fee (from the trades)."""

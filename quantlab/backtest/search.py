@@ -23,26 +23,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from quantlab.backtest.costs import Costs, make_costs
+from quantlab._typing import Fill, Gaps
+from quantlab.backtest.batch import SWEEP_COLUMNS, run_configs, stats_frame
+from quantlab.backtest.costs import Costs
+from quantlab.backtest.engine import prepare_bars
+from quantlab.backtest.grid import plan_grid, resolve_key
+from quantlab.backtest.options import RunOptions, resolve_options
+from quantlab.backtest.stats import METRIC_DIRECTIONS
 from quantlab.backtest.strategy import StrategyBase, load_strategy
-from quantlab.backtest.sweeps import (
-    SWEEP_COLUMNS,
-    _prepare,
-    _run_pairs,
-    _split_grid,
-    _stats_frame,
-    expand_sweep,
-)
 from quantlab.errors import ConfigError
 
 __all__ = ["SearchResult", "search"]
-
-Fill = Literal["next_open", "close"]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -126,15 +122,16 @@ def search(
     n_trials: int = 50,
     metric: str = "sharpe",
     seed: int | None = None,
-    costs: Costs | float | dict | None = None,
+    costs: Costs | float | dict | str | RunOptions | None = None,
     *,
-    maximize: bool = True,
+    maximize: bool | None = None,
     n_startup_trials: int = 10,
     batch_size: int = 1,
-    fill: Fill = "next_open",
-    init_cash: float = 10_000.0,
+    fill: Fill | None = None,
+    init_cash: float | None = None,
     interval: str | None = None,
-    gaps: Literal["error", "ffill", "allow"] = "error",
+    gaps: Gaps | None = None,
+    options: RunOptions | None = None,
 ) -> SearchResult:
     """Search a parameter space with optuna's TPE sampler; return the best and every trial.
 
@@ -153,15 +150,17 @@ def search(
         trade) ranks last.
     seed : int, optional
         Seed of the TPE sampler: the same seed gives the same trials.
-    costs : Costs, float or mapping, optional
-    maximize : bool
-        Maximise (default) or minimise ``metric``.
+    costs : Costs, float, mapping, str or RunOptions, optional
+        As in :func:`quantlab.backtest.run` (default: the venue's).
+    maximize : bool, optional
+        Maximise or minimise ``metric``; default its better direction
+        (:data:`~quantlab.backtest.stats.METRIC_DIRECTIONS`: ``max_drawdown`` is minimised).
     n_startup_trials : int
         Random trials before TPE takes over.
     batch_size : int
         Trials asked at once and evaluated together in parallel (TPE with the constant
         liar); 1 is the classic sequential search.
-    fill, init_cash, interval, gaps
+    fill, init_cash, interval, gaps, options
         As in :func:`quantlab.backtest.run`.
 
     Returns
@@ -176,12 +175,18 @@ def search(
     import optuna
 
     base = load_strategy(strategy)
-    base_costs = make_costs(costs)
+    opts = resolve_options(
+        options, costs=costs, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps
+    )
+    base_costs = opts.costs
     if not isinstance(space, Mapping) or not space:
         raise ConfigError(
             f"space: expected a non-empty mapping of parameter -> range, got {space!r}"
         )
-    _split_grid(base, {k: [None] for k in space})  # unknown keys fail here, not mid-search
+    for key in space:  # unknown keys fail here, not mid-search
+        resolve_key(base, key)
+    if maximize is None:
+        maximize = METRIC_DIRECTIONS.get(metric, 1) > 0
     if metric not in SWEEP_COLUMNS:
         raise ConfigError(
             f"metric: {metric!r} is not a statistic; use one of {list(SWEEP_COLUMNS)}"
@@ -189,7 +194,7 @@ def search(
     for name, v, low in (("n_trials", n_trials, 1), ("batch_size", batch_size, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise ConfigError(f"{name}: must be an integer >= {low}, got {v!r}")
-    dfv, bar_seconds = _prepare(df, interval, gaps)
+    bars = prepare_bars(df, opts.interval, opts.gaps)
     direction = "maximize" if maximize else "minimize"
     worst = -math.inf if maximize else math.inf
     sampler = optuna.samplers.TPESampler(
@@ -208,25 +213,17 @@ def search(
             pairs_list = []
             for params in params_list:
                 try:
-                    pairs, _, _ = expand_sweep(
+                    pairs, _ = plan_grid(
                         base, {k: [v] for k, v in params.items()}, base_costs
-                    )
+                    ).pairs()
                 except ConfigError:
                     pairs = []
                 pairs_list.append(pairs[0] if pairs else None)
             valid = [p for p in pairs_list if p is not None]
             stats = None
             if valid:
-                metrics = _run_pairs(
-                    dfv,
-                    valid,
-                    bar_seconds=bar_seconds,
-                    fill=fill,
-                    init_cash=init_cash,
-                    chunk_size=None,
-                    progress=False,
-                )
-                stats = _stats_frame(metrics, init_cash, bar_seconds)
+                metrics = run_configs(bars, valid, opts, progress=False)
+                stats = stats_frame(metrics, opts.init_cash, bars.bar_seconds)
             k = 0
             for trial, params, pair in zip(batch, params_list, pairs_list, strict=True):
                 row: dict[str, Any] = {"number": trial.number, **params}

@@ -12,7 +12,7 @@ import pandas as pd
 
 from quantlab._typing import FloatArray
 
-__all__ = ["STAT_NAMES", "compute_stats", "periods_per_year"]
+__all__ = ["METRIC_DIRECTIONS", "STAT_NAMES", "compute_stats", "periods_per_year"]
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -38,6 +38,33 @@ STAT_NAMES = (
     "funding_paid",
     "slippage_paid",
 )
+
+
+#: Which way each statistic is better: +1 larger, -1 smaller. Every ranking of runs (sweep
+#: ``top``, ``best_params``, ``quantlab sweep --metric``, search, selection) reads it.
+METRIC_DIRECTIONS: dict[str, int] = {
+    "start_value": 1,
+    "end_value": 1,
+    "total_return": 1,
+    "cagr": 1,
+    "sharpe": 1,
+    "sortino": 1,
+    "calmar": 1,
+    "max_drawdown": -1,
+    "volatility": -1,
+    "n_trades": 1,
+    "win_rate": 1,
+    "profit_factor": 1,
+    "expectancy": 1,
+    "avg_win": 1,
+    "avg_loss": 1,  # a negative number: closer to zero is better
+    "exposure": 1,
+    "turnover": -1,
+    "fees_paid": -1,
+    "funding_paid": -1,
+    "slippage_paid": -1,
+    "ambiguous_bars": -1,
+}
 
 
 def periods_per_year(bar_seconds: float) -> float:

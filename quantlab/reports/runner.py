@@ -257,7 +257,7 @@ def _execute_all(
             )
             _write_metadata(run)
     else:
-        from quantlab.backtest.distributed import map_on_cluster
+        from quantlab.parallel import map_on_cluster
 
         jobs = [(path.resolve(), chosen[path][0]) for path in paths]
         run.notebooks.extend(

@@ -8,10 +8,12 @@ a bar fills at the level, a bar that opens beyond it fills at the open.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
-from quantlab.config import FrozenConfig, check_range
+from quantlab.config import FrozenConfig, GridRule, check_range
 from quantlab.errors import ConfigError
 from quantlab.kernels import risk as _k
 
@@ -55,6 +57,15 @@ class Stops(FrozenConfig):
     trail_distance: float | None = Field(None, gt=0.0, lt=1.0)
     take_profit: float | None = Field(None, gt=0.0)
     validate_tp_sl: bool = False
+
+    grid_rules: ClassVar[tuple[GridRule, ...]] = (
+        GridRule(
+            ("trail_activation", "trail_distance"),
+            lambda a, d: np.equal(a, None) | ~np.equal(d, None),
+            "trail_activation needs trail_distance",
+            "_trail_needs_distance",
+        ),
+    )
 
     @model_validator(mode="after")
     def _trail_needs_distance(self) -> Stops:
