@@ -299,7 +299,8 @@ def run_reports(
     notebook_dir : path
         Where the default notebooks live.
     run_id : str, optional
-        Name of the run folder (default: UTC time plus a short suffix).
+        Name of the run folder (default: UTC time plus a short suffix): one plain name
+        (letters, digits, ``.``, ``_``, ``-``), never a path.
     kernel_name : str, optional
         Jupyter kernel (default ``python3``, the environment running quantlab).
     timeout_s : float, optional
@@ -315,6 +316,8 @@ def run_reports(
     ReportRun
         What ran, where the outputs are, and each notebook's status.
     """
+    if run_id is not None:
+        check_run_id(run_id)
     paths = [Path(p) for p in notebooks] if notebooks else default_notebooks(notebook_dir)
     if not paths:
         raise ConfigError(f"report: no notebooks found in {notebook_dir}")
@@ -331,7 +334,7 @@ def run_reports(
         )
 
     now = datetime.now(UTC)
-    run_id = check_run_id(run_id) if run_id is not None else new_run_id(now)
+    run_id = run_id or new_run_id(now)
     root = Path(output_root)
     run_dir = root / now.strftime("%Y-%m-%d") / run_id
     try:
