@@ -14,7 +14,9 @@ from __future__ import annotations
 from quantlab.backtest import attribution, overfitting, validation, verdict
 from quantlab.backtest.attribution import Attribution, attribute_backtest, attribute_pnl
 from quantlab.backtest.costs import Costs, make_costs
-from quantlab.backtest.engine import build_inputs, build_params, run
+from quantlab.backtest.engine import PreparedBars, build_inputs, build_params, prepare_bars, run
+from quantlab.backtest.grid import GridPlan, plan_grid
+from quantlab.backtest.options import RunOptions
 from quantlab.backtest.overfitting import (
     DeflatedSharpe,
     PBOResult,
@@ -28,7 +30,12 @@ from quantlab.backtest.overfitting import (
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.search import SearchResult, search
 from quantlab.backtest.selection import Selection, select_best
-from quantlab.backtest.stats import STAT_NAMES, compute_stats, periods_per_year
+from quantlab.backtest.stats import (
+    METRIC_DIRECTIONS,
+    STAT_NAMES,
+    compute_stats,
+    periods_per_year,
+)
 from quantlab.backtest.strategy import (
     STRATEGIES,
     STRATEGY_REGISTRY,
@@ -46,7 +53,7 @@ from quantlab.backtest.strategy import (
     mean_reversion,
     register_strategy,
 )
-from quantlab.backtest.sweeps import apply_params, best_params, parse_grid, sweep
+from quantlab.backtest.sweeps import SweepResult, apply_params, best_params, parse_grid, sweep
 from quantlab.backtest.validation import (
     Split,
     WalkForwardResult,
@@ -73,6 +80,7 @@ from quantlab.backtest.verdict import (
 )
 
 __all__ = [
+    "METRIC_DIRECTIONS",
     "STAT_NAMES",
     "STRATEGIES",
     "STRATEGY_REGISTRY",
@@ -85,13 +93,17 @@ __all__ = [
     "EMATrend",
     "FactorComposite",
     "GateConfig",
+    "GridPlan",
     "MACross",
     "MeanReversion",
     "PBOResult",
+    "PreparedBars",
+    "RunOptions",
     "SearchResult",
     "Selection",
     "Split",
     "StrategyBase",
+    "SweepResult",
     "WalkForwardResult",
     "apply_params",
     "attribute_backtest",
@@ -122,6 +134,8 @@ __all__ = [
     "parse_grid",
     "pbo",
     "periods_per_year",
+    "plan_grid",
+    "prepare_bars",
     "probabilistic_sharpe_ratio",
     "purged_kfold_splits",
     "read_verdict",
