@@ -29,6 +29,7 @@ _SUBPACKAGES = (
     "models",
     "risk",
     "backtest",
+    "lifecycle",
     "reports",
     "dashboards",
     "config",

@@ -138,3 +138,21 @@ def write_journal(
         for kind, message in events:
             j.event(kind, message, level="warning")
     return res
+
+
+def wave_bars(n: int = 600, period: float = 100.0, amplitude: float = 0.08, drift: float = 0.0):
+    """Smooth waves (an MA cross wins on them), as validated bars."""
+    t = np.arange(n, dtype=float)
+    close = 100.0 * (1.0 + amplitude * np.sin(2 * np.pi * t / period)) * (1.0 + drift) ** t
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC", name="time")
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.0005,
+            "low": np.minimum(open_, close) * 0.9995,
+            "close": close,
+            "volume": np.full(n, 1000.0),
+        },
+        index=idx,
+    )

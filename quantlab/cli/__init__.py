@@ -20,7 +20,7 @@ EXIT_USAGE = 2
 #: Command groups that live in their own module of this package. Each module defines
 #: ``add_commands(sub)``, which adds its subparsers (with ``set_defaults(func=...)``) to
 #: the top-level subparsers; keep heavy imports inside the command functions.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("quantlab.cli.promote",)
 
 
 class _Parser(argparse.ArgumentParser):

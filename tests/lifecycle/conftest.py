@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import quantlab as ql
 from quantlab.backtest.verdict import make_verdict, write_verdict
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PASSING = {
     "dsr": 0.99,
@@ -53,24 +48,3 @@ def failing_validation(tmp_path, strategy):
 @pytest.fixture(scope="session")
 def bars():
     return ql.data.load("synthetic", symbol="BTC", interval="1h", seed=7).iloc[:600]
-
-
-def wave_bars(n: int = 600, period: float = 100.0, amplitude: float = 0.08, drift: float = 0.0):
-    """Smooth waves (an MA cross wins on them), as validated bars."""
-    import numpy as np
-    import pandas as pd
-
-    t = np.arange(n, dtype=float)
-    close = 100.0 * (1.0 + amplitude * np.sin(2 * np.pi * t / period)) * (1.0 + drift) ** t
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC", name="time")
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close) * 1.0005,
-            "low": np.minimum(open_, close) * 0.9995,
-            "close": close,
-            "volume": np.full(n, 1000.0),
-        },
-        index=idx,
-    )

@@ -7,8 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import wave_bars
-from journal_builder import write_journal
+from journal_builder import wave_bars, write_journal
 
 import quantlab as ql
 from quantlab.backtest.verdict import strategy_hash
