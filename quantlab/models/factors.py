@@ -307,12 +307,15 @@ class GarchVol(FactorSpec):
     Notes
     -----
     :func:`quantlab.models.garch.garch_volatility` on :math:`r_t = \\log(C_t/C_{t-1})`
-    (bars 1..): ``arch`` re-estimates the model every ``refit_every`` bars on the last
-    ``window`` returns, the refit rows anchored at the first return (so a prefix refits
-    at the same rows and no estimate sees a later bar), and the value at ``t`` is the
-    fixed-parameter forecast :math:`\\sigma_{t+1|t}`: the volatility expected for the
-    next bar given returns up to ``t``. Per bar, not annualised. Warm-up: ``min_obs``
-    bars (the first fit needs ``min_obs`` returns).
+    (bars 1..): ``arch`` re-estimates the model on the last ``window`` returns at refit
+    rows anchored at the first return, the gap between refits being
+    ``max(refit_every, refit_growth * bars seen)`` (so a prefix refits at the same rows, no
+    estimate sees a later bar, and a million bars cost about 150 refits instead of
+    10,000); between refits a numba kernel runs the variance recursion with the last
+    estimate. The value at ``t`` is the fixed-parameter forecast
+    :math:`\\sigma_{t+1|t}`: the volatility expected for the next bar given returns up to
+    ``t`` (equal to ``arch``'s ``fix(...).forecast`` to round-off). Per bar, not
+    annualised. Warm-up: ``min_obs`` bars (the first fit needs ``min_obs`` returns).
     """
 
     name = "garch_vol"
@@ -324,9 +327,12 @@ class GarchVol(FactorSpec):
     q: int = param(1, ge=0, doc="GARCH order")
     mean: str = "constant"
     dist: str = "normal"
-    refit_every: int = param(100, ge=1, doc="bars between re-estimations")
+    refit_every: int = param(100, ge=1, doc="fewest bars between re-estimations")
     window: int = _window(1000, ge=100, doc="returns used by each re-estimation (rolling)")
     min_obs: int = param(250, ge=100, doc="returns before the first estimate")
+    refit_growth: float = param(
+        0.05, ge=0.0, le=10.0, doc="gap between refits as a fraction of the bars seen"
+    )
 
     def validate(self) -> None:
         for field, allowed in (("mean", _GARCH_MEANS), ("dist", _GARCH_DISTS)):
@@ -354,6 +360,7 @@ class GarchVol(FactorSpec):
             refit_every=self.refit_every,
             window=self.window,
             min_obs=self.min_obs,
+            refit_growth=self.refit_growth,
         )
         out[1:] = vol.to_numpy(dtype=np.float64)
         return out

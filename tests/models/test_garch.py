@@ -117,3 +117,26 @@ def test_bad_input_raises_quantlab_errors(pct):
         Garch().forecast(1)
     with pytest.raises(ConfigError, match="window"):
         garch_volatility(pct.iloc[:300], window=20)
+
+
+def test_update_continues_filter(pct, fitted):
+    r = pct.iloc[:800]
+    full = fitted.filter(r).to_numpy()
+    fitted.filter(r.iloc[:500])
+    for t in range(500, 800):
+        assert fitted.update(r.iloc[t]) == pytest.approx(full[t], rel=1e-10)
+    st = fitted.state()
+    assert set(st) == {"resid2_lags", "variance_lags"}
+    with pytest.raises(DataError, match="finite"):
+        fitted.update(np.nan)
+
+
+def test_update_from_the_prior_is_the_unconditional_variance(fitted):
+    c = fitted.params_
+    v = c["omega"] / (1 - c["alpha[1]"] - c["beta[1]"])
+    fitted.reset()
+    np.testing.assert_allclose(fitted.state()["variance_lags"], [v])
+    first = fitted.update(c["mu"])  # a zero residual
+    assert first == pytest.approx(np.sqrt(c["omega"] + c["beta[1]"] * v), rel=1e-12)
+    with pytest.raises(ConfigError, match="call fit"):
+        Garch().update(0.01)
