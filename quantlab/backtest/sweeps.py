@@ -491,64 +491,78 @@ def run_sweep_cli(
     costs: Costs | float | dict | str | None = None,
     fill: Fill = "next_open",
     init_cash: float = 10_000.0,
+    gaps: Gaps = "error",
     scheduler: str | None = None,
     output: str | Path | None = None,
     progress: bool = True,
+    metric: str = "sharpe",
+    top: int | None = None,
+    confirm: bool = False,
 ) -> pd.DataFrame:
     """Run ``quantlab sweep``: load bars, sweep the grid, optionally write the table.
 
     Parameters
     ----------
     strategy : str
-        A strategy kind (``ma_cross``) or a YAML file path.
+        A registered strategy name (``ma_cross``) or a YAML file path.
     grid : sequence of str
         Specs for :func:`parse_grid` (``fast=5:50:5 slow=20:200:10``).
     source, symbol, interval, start, end, seed
         Passed to :func:`quantlab.data.load` (``seed`` only for ``synthetic``).
     costs : float, str, Costs or mapping, optional
-        A fee rate, ``"hyperliquid"`` (base-tier fees) or a mapping.
+        A fee rate, ``"hyperliquid"`` (the default) or ``0`` / ``"zero"`` for none.
+    gaps : {"error", "ffill", "allow"}
+        Missing bars, as :func:`quantlab.data.validate`.
     scheduler : str, optional
         ``tcp://host:port`` of a dask scheduler.
     output : path, optional
-        ``.parquet`` or ``.csv`` file for the table.
+        ``.parquet``: every row streamed as chunks finish; ``.csv``: the whole table.
+    metric, top : str, int, optional
+        Keep the ``top`` rows best by ``metric`` (best first); None keeps every row.
+    confirm : bool
+        Run past the size limits (``--yes``).
 
     Returns
     -------
     pd.DataFrame
-        The sweep table.
+        The sweep table (best first when ``top`` is given).
     """
-    from quantlab.backtest.strategy import STRATEGIES
     from quantlab.data import load
 
-    base: StrategyBase | dict | str = {"kind": strategy} if strategy in STRATEGIES else strategy
-    if isinstance(costs, str):
-        if costs != "hyperliquid":
-            raise ConfigError(f"costs: {costs!r}; use a fee rate or 'hyperliquid'")
-        costs = Costs.hyperliquid()
     if output is not None and Path(output).suffix not in (".parquet", ".csv"):
         raise ConfigError(f"output: {str(output)!r} must end in .parquet or .csv")
     options: dict[str, Any] = {}
     if seed is not None:
+        if source != "synthetic":
+            raise ConfigError(f"--seed: only the synthetic source takes a seed, not {source!r}")
         options["seed"] = seed
     df = load(source, symbol=symbol, interval=interval, start=start, end=end, **options)
+    as_csv = output is not None and Path(output).suffix == ".csv"
     table = sweep(
         df,
-        base,
+        strategy,
         parse_grid(grid),
-        costs,
+        costs if costs is not None else "hyperliquid",
         fill=fill,
         init_cash=init_cash,
         interval=interval,
+        gaps=gaps,
         progress=progress,
         scheduler=scheduler,
+        top=None if as_csv else top,
+        metric=metric,
+        output=None if as_csv else output,
+        confirm=confirm,
     )
-    if output is not None:
+    if as_csv:
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         flat = table.copy()
         flat.attrs = {}
-        if path.suffix == ".parquet":
-            flat.to_parquet(path, index=False)
-        else:
-            flat.to_csv(path, index=False)
+        flat.to_csv(path, index=False)
+        if top is not None:
+            order = np.lexsort((np.arange(len(table)), -rank_scores(table[metric], metric)))
+            attrs = dict(table.attrs)
+            table = table.iloc[order[:top]].reset_index(drop=True)
+            table.attrs.update(attrs)
     return table

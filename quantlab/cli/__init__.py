@@ -20,7 +20,7 @@ EXIT_USAGE = 2
 #: Command groups that live in their own module of this package. Each module defines
 #: ``add_commands(sub)``, which adds its subparsers (with ``set_defaults(func=...)``) to
 #: the top-level subparsers; keep heavy imports inside the command functions.
-COMMAND_MODULES: tuple[str, ...] = ("quantlab.cli.promote",)
+COMMAND_MODULES: tuple[str, ...] = ("quantlab.cli.promote", "quantlab.cli.research", "quantlab.cli.live")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -179,38 +179,6 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from quantlab.backtest.sweeps import run_sweep_cli
-
-    table = run_sweep_cli(
-        args.strategy,
-        args.grid,
-        source=args.source,
-        symbol=args.symbol,
-        interval=args.interval,
-        start=args.start,
-        end=args.end,
-        seed=args.seed,
-        costs=_parse_value(args.costs) if args.costs is not None else None,
-        fill=args.fill,
-        init_cash=args.init_cash,
-        scheduler=args.scheduler,
-        output=args.output,
-        progress=not args.quiet,
-    )
-    if args.metric not in table.columns:
-        raise ConfigError(f"sweep: --metric {args.metric!r} is not a column of the table")
-    best = table.sort_values(args.metric, ascending=False).head(args.top)
-    print(best.to_string(index=False))
-    attrs = table.attrs
-    print(
-        f"{attrs.get('n_trials', len(table))} trials, {attrs.get('n_invalid', 0)} invalid "
-        f"combinations skipped, {attrs.get('elapsed_s', float('nan')):.2f} s"
-        + (f"; table written to {args.output}" if args.output else "")
-    )
-    return 0
-
-
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     try:
         from quantlab.dashboards import serve
@@ -305,41 +273,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the notebooks on a dask.distributed cluster (shared filesystem)",
     )
     report.set_defaults(func=_cmd_report)
-
-    sweep = sub.add_parser(
-        "sweep",
-        help="sweep a strategy's parameter grid through the fused numba kernel",
-        description="Backtest every combination of a parameter grid (one row of metrics per "
-        "combination) and print the best; optionally write the whole table.",
-    )
-    sweep.add_argument("--strategy", required=True, help="strategy kind (ma_cross, ...) or YAML")
-    sweep.add_argument(
-        "--grid",
-        nargs="+",
-        required=True,
-        metavar="NAME=SPEC",
-        help="e.g. fast=5:50:5 slow=20:200:10 stop_loss=0.01,0.02 (ranges inclusive)",
-    )
-    sweep.add_argument("--source", default="synthetic", help="data source (default: synthetic)")
-    sweep.add_argument("--symbol", default="BTC")
-    sweep.add_argument("--interval", default="1h")
-    sweep.add_argument("--start", default=None)
-    sweep.add_argument("--end", default=None)
-    sweep.add_argument("--seed", type=int, default=None, help="seed (synthetic source)")
-    sweep.add_argument("--costs", default=None, help="a fee rate (0.0005) or 'hyperliquid'")
-    sweep.add_argument("--fill", choices=["next_open", "close"], default="next_open")
-    sweep.add_argument("--init-cash", type=float, default=10_000.0)
-    sweep.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="tcp://HOST:PORT",
-        help="spread the sweep over a dask.distributed cluster",
-    )
-    sweep.add_argument("--output", default=None, help="write the table (.parquet or .csv)")
-    sweep.add_argument("--metric", default="sharpe", help="sort by this column (default sharpe)")
-    sweep.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
-    sweep.set_defaults(func=_cmd_sweep)
 
     data = sub.add_parser(
         "data",
