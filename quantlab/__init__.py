@@ -25,10 +25,12 @@ __version__ = "0.1.0"
 _SUBPACKAGES = (
     "kernels",
     "data",
+    "wallets",
     "factors",
     "models",
     "risk",
     "backtest",
+    "live",
     "lifecycle",
     "reports",
     "dashboards",

@@ -5,8 +5,8 @@ weighs ``1 + floor(batch_length / 40)``, the light info requests (``allMids``,
 ``clearinghouseState``, ``orderStatus``, ``l2Book``) weigh 2 and most others 20.
 :class:`WeightBudget` keeps the runner inside that budget (a token bucket that refills
 continuously). :class:`OrderGuard` adds the two rules the seed systems lacked: at most
-``max_orders_per_minute`` orders per symbol (a runaway loop cannot send 63 orders in a
-second) and no new entry in the direction of a position stopped out less than
+``max_orders_per_minute`` orders per symbol and market-time minute (a runaway loop cannot
+send 63 orders in a second) and no new entry in the direction of a position stopped out less than
 ``reentry_cooldown_s`` before (market time), on top of the engine's own cooldown.
 """
 
@@ -125,9 +125,14 @@ class OrderGuard:
         self._sent: dict[str, deque[float]] = {}
         self._stopped: dict[str, tuple[int, float]] = {}
 
-    def check_rate(self, symbol: str) -> str | None:
-        """Return why an order now would break the rate cap, or None (and count it)."""
-        now = self._clock()
+    def check_rate(self, symbol: str, time_ms: int | None = None) -> str | None:
+        """Return why an order now would break the rate cap, or None (and count it).
+
+        ``time_ms`` is the order's market time (its decision bar's close); without it, the
+        wall clock. Counting on the market clock keeps a fast replay legal while a loop
+        that re-sends within one bar is still stopped at the cap.
+        """
+        now = self._clock() if time_ms is None else time_ms / 1000.0
         q = self._sent.setdefault(symbol, deque())
         while q and now - q[0] >= 60.0:
             q.popleft()

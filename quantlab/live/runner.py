@@ -327,6 +327,8 @@ class Runner:
     def shutdown(self) -> None:
         """Stop: disarm the dead man's switch (the exchange stops stay), journal it."""
         self.phase = "stopped"
+        if self._last_bar is not None:
+            self.reconcile_now()  # the final, exchange-confirmed position
         try:
             if self.config.dead_man_s > 0:
                 self.backend.schedule_cancel(None)
@@ -760,7 +762,7 @@ class Runner:
         new, stored = self.journal.record_intent(row)
         if not new:
             return stored["status"] in ("sent", "filled")
-        why = self.guard.check_rate(self.symbol)
+        why = self.guard.check_rate(self.symbol, bar_ms + self._bar_ms())
         if why:
             self.journal.set_intent_status(cloid, "skipped", why)
             self._log("skip", f"order refused: {why}", level="warning")
