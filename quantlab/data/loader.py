@@ -113,6 +113,9 @@ def load(
     gaps : {"error", "ffill", "allow"}
         Policy for missing bars (see :func:`quantlab.data.validate`).
     **options
+        ``"solana"`` returns on-chain swaps instead of bars (a validated swap frame, see
+        :func:`quantlab.data.solana.load_swaps`): ``wallets``, ``token`` (or ``symbol``),
+        ``root``, or ``seed`` for the embedded on-chain market.
         Options of the chosen source only: ``seed``, ``n_bars`` and market parameters for
         ``"synthetic"``; ``funding``, ``timeout``, ``max_retries`` ... for
         ``"hyperliquid"``; ``root`` and ``origin`` for ``"store"``; none for files.
@@ -133,6 +136,13 @@ def load(
     SourceError
         The source failed (network, venue error, nothing stored).
     """
+    if isinstance(source, str) and source == "solana":
+        # on-chain swaps, not bars: ql.data.load("solana", wallets=..., token=...)
+        from quantlab.data.solana import load_swaps
+
+        if symbol is not None:
+            options.setdefault("token", symbol)
+        return load_swaps(start=start, end=end, **options)
     df, interval, where, facts = _read(source, symbol, interval, start, end, options)
     try:
         out = validate(df, interval, gaps=gaps)
