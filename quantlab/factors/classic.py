@@ -49,6 +49,7 @@ class SMA(FactorSpec):
     """Simple moving average of the close (``talib.SMA``)."""
 
     name = "sma"
+    units = "price"
     inputs = ("close",)
     role = Role.OBSERVER
     description = "Simple moving average of the close over `window` bars (TA-Lib SMA)."
@@ -67,6 +68,7 @@ class EMA(FactorSpec):
     """Exponential moving average of the close (``talib.EMA``, SMA-seeded)."""
 
     name = "ema"
+    units = "price"
     inputs = ("close",)
     role = Role.OBSERVER
     description = "Exponential moving average of the close, seeded with the SMA (TA-Lib EMA)."
@@ -89,6 +91,7 @@ class KAMA(FactorSpec):
     """Kaufman adaptive moving average of the close (``talib.KAMA``)."""
 
     name = "kama"
+    units = "price"
     inputs = ("close",)
     role = Role.OBSERVER
     description = "Kaufman adaptive moving average of the close (TA-Lib KAMA)."
@@ -116,6 +119,7 @@ class StdDev(FactorSpec):
     """Rolling population standard deviation of the close (``talib.STDDEV``)."""
 
     name = "stddev"
+    units = "price_scale"
     inputs = ("close",)
     role = Role.FILTER
     description = "Population standard deviation of the close over `window` bars (TA-Lib STDDEV)."
@@ -242,6 +246,7 @@ class ATR(FactorSpec):
     """Wilder's average true range (``talib.ATR``)."""
 
     name = "atr"
+    units = "price_scale"
     inputs = ("high", "low", "close")
     role = Role.FILTER
     description = "Wilder's average true range, in price units (TA-Lib ATR)."
@@ -313,6 +318,7 @@ class OBV(FactorSpec):
     """On-balance volume (``talib.OBV``, seeded with the first bar's volume)."""
 
     name = "obv"
+    units = "cumulative"
     inputs = ("close", "volume")
     role = Role.OBSERVER
     description = "On-balance volume, seeded with the first bar's volume (TA-Lib OBV)."

@@ -169,6 +169,11 @@ class FactorSpec:
     """``"raise"``: NaN/inf inputs raise DataError; ``"propagate"``: the factor handles them."""
     takes_frame: ClassVar[bool] = False
     """If true, :meth:`compute` receives the whole DataFrame instead of input arrays."""
+    units: ClassVar[str] = "signal"
+    """What the values are: ``"signal"`` (comparable over time: oscillators, z-scores,
+    returns), ``"price"`` (a price level such as a moving average), ``"price_scale"`` (a
+    spread in price units, e.g. ATR) or ``"cumulative"`` (an unbounded running sum, e.g.
+    OBV). Research compares levels as distances from price (:mod:`quantlab.factors.research`)."""
 
     def __post_init__(self) -> None:
         _coerce_and_check_params(self)

@@ -23,11 +23,13 @@ state; safe in dashboards); a notebook shows one by leaving it as a cell's last 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from quantlab.errors import ConfigError, DataError
 
@@ -35,13 +37,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = [
+    "UNITS",
+    "applicable_factors",
+    "as_signals",
     "cumulative_ic",
+    "effective_sample_size",
     "factor_correlation",
     "factor_quantiles",
     "forward_returns",
     "ic_decay",
+    "ic_ranking",
     "ic_summary",
     "information_coefficient",
+    "newey_west_t",
     "plot_correlation_heatmap",
     "plot_cumulative_ic",
     "plot_ic_by_horizon",
@@ -146,6 +154,76 @@ def applicable_factors(
     wanted = registered() if names is None else list(names)
     usable = [n for n in wanted if set(spec(n).inputs) <= set(df.columns)]
     return usable, sorted(set(wanted) - set(usable))
+
+
+#: How research treats each ``FactorSpec.units``: a price level is compared as its log
+#: distance from the close, a price-unit spread relative to the close, a running sum not
+#: at all (its level says nothing about the future; its changes might, as another factor).
+UNITS = {
+    "signal": "as is",
+    "price": "log(close / value): the distance of the price from the level",
+    "price_scale": "value / close: the spread relative to the price",
+    "cumulative": "left out: an unbounded running sum is not a signal",
+}
+
+
+def as_signals(
+    factors: pd.DataFrame, close: pd.Series | pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn factor values into quantities whose IC means something.
+
+    A price level (``sma``, ``ema``, ``kama``: ``units="price"``) correlates with future
+    returns only through the price itself (a rank IC of ~0.2 for any trending sample): it
+    is compared as ``log(close / level)`` instead, renamed ``<name>_dist``. A spread in
+    price units (``atr``, ``stddev``) becomes ``<name>_rel`` = value / close; a running sum
+    (``obv``) is left out. Other factors pass unchanged. Columns that are not registered
+    factors are taken as signals.
+
+    Parameters
+    ----------
+    factors : pd.DataFrame
+        One column per factor (``ql.factors.compute_many``), on the bars of ``close``.
+    close : pd.Series or pd.DataFrame
+        Close prices, or the bars.
+
+    Returns
+    -------
+    (signals, treatment) : tuple of DataFrame
+        ``signals``: the transformed columns; ``treatment``: one row per input column
+        (``units``, ``column`` in ``signals`` or empty when left out, ``treatment``).
+    """
+    from quantlab.factors.registry import names as registered
+    from quantlab.factors.registry import spec
+
+    f = _as_frame(factors, "factors")
+    c = _close_series(close)
+    _aligned(f, c, "as_signals")
+    known = set(registered())
+    out: dict[str, pd.Series] = {}
+    rows = []
+    for name in f.columns:
+        units = getattr(spec(name), "units", "signal") if name in known else "signal"
+        if units not in UNITS:
+            raise ConfigError(
+                f"factor {name!r}: units {units!r} is unknown; expected one of {list(UNITS)}"
+            )
+        values = f[name].astype(np.float64)
+        column = str(name)
+        if units == "price":
+            column = f"{name}_dist"
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = pd.Series(np.log(c.to_numpy() / values.to_numpy()), index=f.index)
+        elif units == "price_scale":
+            column = f"{name}_rel"
+            values = values / c
+        elif units == "cumulative":
+            column = ""
+        if column:
+            out[column] = values.rename(column)
+        rows.append({"factor": name, "units": units, "column": column, "treatment": UNITS[units]})
+    signals = pd.DataFrame(out, index=f.index)
+    treatment = pd.DataFrame(rows, columns=["factor", "units", "column", "treatment"])
+    return signals, treatment.set_index("factor")
 
 
 def forward_returns(
@@ -261,15 +339,123 @@ def rank_ic(
     return information_coefficient(factor, fwd, method="spearman")
 
 
-def ic_summary(factors: pd.Series | pd.DataFrame, fwd: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per (factor, horizon): IC, rank IC, observations and a rough t-stat.
+def _standardise(v: np.ndarray) -> np.ndarray:
+    sd = v.std()
+    return (v - v.mean()) / sd if sd > 0 else np.full_like(v, np.nan)
+
+
+def _autocorr(v: np.ndarray, lags: int) -> np.ndarray:
+    """Sample autocorrelations at lags 1..lags (full-sample mean and variance)."""
+    d = v - v.mean()
+    den = float(np.dot(d, d))
+    if den == 0.0:
+        return np.full(lags, np.nan)
+    return np.array([float(np.dot(d[k:], d[:-k])) / den for k in range(1, lags + 1)])
+
+
+def effective_sample_size(x: ArrayLike, y: ArrayLike, lags: int) -> float:
+    """Return the effective number of independent pairs behind a correlation of ``x``, ``y``.
+
+    Parameters
+    ----------
+    x, y : array-like
+        Two equally long series without missing values (e.g. a factor's ranks and the
+        ranks of overlapping ``h``-bar forward returns).
+    lags : int
+        Autocorrelation lags to count (``h - 1`` for ``h``-bar overlapping returns).
+
+    Returns
+    -------
+    float
+        :math:`n_{eff} = n / (1 + 2 \\sum_{k=1}^{L} \\rho_x(k) \\rho_y(k))`, clipped to
+        ``[2, n]``.
 
     Notes
     -----
-    ``t_stat`` is the rank IC's :math:`\\rho\\sqrt{(m-2)/(1-\\rho^2)}` with
-    :math:`m = n / h`, the number of non-overlapping ``h``-bar periods: overlapping
-    forward returns are strongly autocorrelated, so the naive ``n`` would overstate
-    significance about ``h``-fold. A rough guide, not a test.
+    Bartlett's (1935) variance of a sample correlation between two autocorrelated series:
+    :math:`\\mathrm{Var}(r) \\approx (1 + 2\\sum_k \\rho_x(k)\\rho_y(k)) / n`. For a
+    persistent factor and ``h``-bar overlapping returns (:math:`\\rho_y(k) = 1 - k/h`),
+    :math:`n_{eff} \\approx n / h`.
+    """
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = xs.size
+    if isinstance(lags, bool) or not isinstance(lags, int | np.integer) or lags < 0:
+        raise ConfigError(f"lags: must be an int >= 0, got {lags!r}")
+    if ys.size != n or n < 3:
+        raise DataError(f"effective_sample_size: need two series of equal length >= 3, got {n}")
+    lags = min(int(lags), n - 2)
+    if lags == 0:
+        return float(n)
+    inflation = 1.0 + 2.0 * float(np.nansum(_autocorr(xs, lags) * _autocorr(ys, lags)))
+    return float(np.clip(n / max(inflation, 1e-12), 2.0, n))
+
+
+def newey_west_t(x: ArrayLike, y: ArrayLike, lags: int) -> tuple[float, float, float]:
+    """Return the slope of ``y ~ a + b x`` and its Newey-West (HAC) t-statistic and p-value.
+
+    On standardised inputs the slope is the correlation, so this is a test of the IC that
+    holds when the pairs overlap (``h``-bar forward returns one bar apart).
+
+    Parameters
+    ----------
+    x, y : array-like
+        Equally long series without missing values.
+    lags : int
+        Bartlett-kernel lags (``h`` for ``h``-bar overlapping returns).
+
+    Returns
+    -------
+    (slope, t, p) : tuple of float
+        ``p`` is two-sided under the normal approximation. NaN for a constant input.
+
+    Notes
+    -----
+    Equals ``statsmodels`` ``OLS(y, add_constant(x)).fit(cov_type="HAC",
+    cov_kwds={"maxlags": lags})`` (t-statistic and normal p-value): the sandwich
+    :math:`(X'X)^{-1} S (X'X)^{-1}` with Bartlett weights :math:`1 - l/(L + 1)` in
+    :math:`S = \\sum_{|l| \\le L} w_l \\sum_t u_t u_{t-l}'`.
+    """
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = xs.size
+    if ys.size != n or n < 4:
+        raise DataError(f"newey_west_t: need two series of equal length >= 4, got {n}")
+    if isinstance(lags, bool) or not isinstance(lags, int | np.integer) or lags < 0:
+        raise ConfigError(f"lags: must be an int >= 0, got {lags!r}")
+    dx = xs - xs.mean()
+    sxx = float(np.dot(dx, dx))
+    if sxx == 0.0 or ys.std() == 0.0:
+        return math.nan, math.nan, math.nan
+    X = np.column_stack([np.ones(n), xs])
+    xtx_inv = np.linalg.inv(X.T @ X)
+    beta = xtx_inv @ (X.T @ ys)
+    u = X * (ys - X @ beta)[:, None]  # scores x_t e_t
+    s = u.T @ u
+    for lag in range(1, min(int(lags), n - 1) + 1):
+        gamma = u[lag:].T @ u[:-lag]
+        s += (1.0 - lag / (lags + 1.0)) * (gamma + gamma.T)
+    cov = xtx_inv @ s @ xtx_inv
+    se = math.sqrt(cov[1, 1])
+    t = float(beta[1] / se) if se > 0 else math.nan
+    p = math.erfc(abs(t) / math.sqrt(2.0)) if math.isfinite(t) else math.nan
+    return float(beta[1]), t, p
+
+
+def ic_summary(factors: pd.Series | pd.DataFrame, fwd: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per (factor, horizon): IC, rank IC and its significance under overlap.
+
+    Columns: ``factor, horizon, ic, rank_ic, n, t_stat, n_eff, t_hac, p_hac``.
+
+    Notes
+    -----
+    Overlapping ``h``-bar forward returns are strongly autocorrelated, so the naive ``n``
+    overstates significance about ``h``-fold. Three measures, from rough to proper:
+
+    - ``t_stat``: :math:`\\rho\\sqrt{(m-2)/(1-\\rho^2)}` with :math:`m = n / h`
+      non-overlapping periods (a rough guide);
+    - ``n_eff``: the effective sample size of the rank correlation
+      (:func:`effective_sample_size`, lags ``h - 1``);
+    - ``t_hac``, ``p_hac``: the Newey-West t-statistic of the rank IC
+      (:func:`newey_west_t` on standardised ranks, ``h`` lags), the number to rank by.
     """
     f = _as_frame(factors, "factor")
     r = _as_frame(fwd, "fwd")
@@ -288,8 +474,60 @@ def ic_summary(factors: pd.Series | pd.DataFrame, fwd: pd.DataFrame) -> pd.DataF
                 if m > 2 and math.isfinite(ric) and abs(ric) < 1
                 else math.nan
             )
-            rows.append({"factor": fc, "horizon": h, "ic": ic, "rank_ic": ric, "n": n, "t_stat": t})
-    return pd.DataFrame(rows)
+            n_eff = t_hac = p_hac = math.nan
+            lags = h if isinstance(h, int) else 1
+            mask = np.isfinite(x) & np.isfinite(y)
+            if n >= 4 and math.isfinite(ric):
+                rx = _standardise(pd.Series(x[mask]).rank(method="average").to_numpy())
+                ry = _standardise(pd.Series(y[mask]).rank(method="average").to_numpy())
+                n_eff = effective_sample_size(rx, ry, lags - 1)
+                _, t_hac, p_hac = newey_west_t(rx, ry, lags)
+            rows.append(
+                {
+                    "factor": fc,
+                    "horizon": h,
+                    "ic": ic,
+                    "rank_ic": ric,
+                    "n": n,
+                    "t_stat": t,
+                    "n_eff": n_eff,
+                    "t_hac": t_hac,
+                    "p_hac": p_hac,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["factor", "horizon", "ic", "rank_ic", "n", "t_stat", "n_eff", "t_hac", "p_hac"],
+    )
+
+
+def ic_ranking(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per factor, at its most significant horizon, most significant first.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`ic_summary`'s table.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``factor``; columns ``horizon, rank_ic, t_hac, p_hac, n_eff, n``, sorted by
+        ``|t_hac|`` (the HAC t-statistic: significance under overlap, not the raw IC).
+        Factors without a finite ``t_hac`` (constant, too short) come last.
+    """
+    need = {"factor", "horizon", "rank_ic", "t_hac", "p_hac", "n_eff", "n"}
+    missing = need - set(summary.columns)
+    if missing:
+        raise ConfigError(f"ic_ranking: the table lacks {sorted(missing)}; pass ic_summary()")
+    table = summary.assign(_abs_t=summary["t_hac"].abs().fillna(-1.0))
+    best = (
+        table.sort_values(["factor", "_abs_t"], ascending=[True, False])
+        .groupby("factor", sort=False)
+        .head(1)
+    )
+    best = best.sort_values("_abs_t", ascending=False, kind="stable")
+    return best.set_index("factor")[["horizon", "rank_ic", "t_hac", "p_hac", "n_eff", "n"]]
 
 
 def ic_decay(
@@ -403,9 +641,17 @@ def rolling_ic(
 def factor_quantiles(factor: pd.Series, quantiles: int = 5) -> pd.Series:
     """Return each bar's factor quantile, 1 (lowest) to ``quantiles`` (Int64, NA if NaN).
 
-    Quantile edges come from the whole sample (evaluation, not trading); ties are broken by
-    order of appearance so the buckets have equal counts (``pd.qcut`` on
-    ``rank(method="first")``).
+    Quantile edges come from the whole sample (evaluation, not trading). Equal values
+    always share a quantile: buckets are equal-count for distinct values (``pd.qcut`` on
+    ``rank(method="first")``), and a group of ties goes whole to the bucket of its average
+    rank, so that ties are never split by their order in time (which would turn a flat
+    stretch of the factor into a spurious spread of returns).
+
+    Raises
+    ------
+    DataError
+        Fewer finite values than quantiles, or fewer distinct values: quantiles cannot be
+        formed (a constant factor has no spread to sort on).
     """
     if isinstance(quantiles, bool) or not isinstance(quantiles, int | np.integer) or quantiles < 2:
         raise ConfigError(f"quantiles must be an int >= 2, got {quantiles!r}")
@@ -417,10 +663,24 @@ def factor_quantiles(factor: pd.Series, quantiles: int = 5) -> pd.Series:
         raise DataError(
             f"factor {factor.name!r} has {n} finite values, fewer than {quantiles} quantiles"
         )
-    ranks = factor[valid].rank(method="first")
-    buckets = pd.qcut(ranks, quantiles, labels=False) + 1
+    values = factor[valid].astype(float)
+    distinct = int(values.nunique())
+    if distinct < quantiles:
+        what = "is constant" if distinct == 1 else f"takes only {distinct} distinct values"
+        raise DataError(
+            f"factor {factor.name!r} {what} over its {n} finite values: {quantiles} quantiles "
+            "cannot be formed (no spread to sort returns on); use fewer quantiles or another "
+            "factor"
+        )
+    if distinct == n:
+        ranks = values.rank(method="first")
+        buckets = (pd.qcut(ranks, quantiles, labels=False) + 1).astype("int64")
+    else:
+        inner = np.quantile(np.arange(1.0, n + 1.0), np.linspace(0, 1, quantiles + 1))[1:-1]
+        avg = values.rank(method="average").to_numpy()
+        buckets = pd.Series(np.searchsorted(inner, avg, side="left") + 1, index=values.index)
     out = pd.Series(pd.NA, index=factor.index, dtype="Int64", name=factor.name)
-    out[valid] = buckets.astype("int64").to_numpy()
+    out[valid] = buckets.to_numpy()
     return out
 
 
@@ -433,7 +693,14 @@ def quantile_returns(
     -------
     pd.DataFrame
         Index: quantile 1..q (name ``quantile``); columns: horizons. A monotone column is
-        what a useful factor looks like; top minus bottom is the long-short spread.
+        what a useful factor looks like; top minus bottom is the long-short spread. A
+        quantile that ties leave empty is NaN (with a warning).
+
+    Raises
+    ------
+    DataError
+        The factor has fewer distinct values than quantiles (e.g. it is constant): no
+        spread can be shown.
     """
     r = _as_frame(fwd, "fwd")
     _aligned(factor, r, "quantile_returns")
@@ -442,6 +709,13 @@ def quantile_returns(
     for rc in r.columns:
         out[_horizon_of(rc)] = r[rc].groupby(q).mean().reindex(out.index)
     out.columns.name = "horizon"
+    empty = [int(k) for k in out.index if not (q == k).any()]
+    if empty:
+        warnings.warn(
+            f"quantile_returns: factor {factor.name!r}: quantile(s) {empty} hold no bar "
+            "(ties fill other quantiles); their rows are NaN",
+            stacklevel=2,
+        )
     return out
 
 

@@ -101,7 +101,9 @@ def test_ic_known_cases(fwd) -> None:
 
 def test_ic_summary(factors, fwd) -> None:
     s = fr.ic_summary(factors, fwd)
-    assert len(s) == 9 and list(s.columns) == ["factor", "horizon", "ic", "rank_ic", "n", "t_stat"]
+    assert len(s) == 9 and list(s.columns) == [
+        "factor", "horizon", "ic", "rank_ic", "n", "t_stat", "n_eff", "t_hac", "p_hac",
+    ]  # fmt: skip
     row = s[(s.factor == "noise") & (s.horizon == 12)].iloc[0]
     x, y = _pairs(factors["noise"], fwd["fwd_12"])
     assert row.n == len(x)
