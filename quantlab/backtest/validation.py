@@ -32,13 +32,12 @@ import numpy as np
 import pandas as pd
 
 from quantlab.backtest.costs import Costs, make_costs
-from quantlab.backtest.engine import run
+from quantlab.backtest.engine import PreparedBars, prepare_bars, run
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import STAT_NAMES, compute_stats
 from quantlab.backtest.strategy import StrategyBase, load_strategy
 from quantlab.config import check_int
-from quantlab.data.schema import infer_interval, validate
-from quantlab.errors import ConfigError, DataError
+from quantlab.errors import ConfigError
 
 __all__ = [
     "Split",
@@ -91,6 +90,11 @@ class Split:
         return int(self.test[-1]) + 1
 
 
+#: Most walk-forward folds made without ``max_splits``: more usually means a bar count was
+#: given where a fraction was meant.
+MAX_SPLITS = 200
+
+
 def _size(name: str, value: Any, n: int) -> int:
     """An int number of rows, or a fraction of ``n`` in (0, 1)."""
     if isinstance(value, float) and 0.0 < value < 1.0:
@@ -111,6 +115,7 @@ def walk_forward_splits(
     expanding: bool = False,
     gap: int = 0,
     anchor: Literal["end", "start"] = "end",
+    max_splits: int | None = MAX_SPLITS,
 ) -> list[Split]:
     """Return walk-forward splits: consecutive test windows, each after its train window.
 
@@ -135,6 +140,9 @@ def walk_forward_splits(
         laid backwards, as scikit-learn's ``TimeSeriesSplit`` does; ``start``: the first
         train window starts at row 0 and the windows are laid forwards, the last one cut
         at the end of the data (new bars only add windows; they never move old ones).
+    max_splits : int, optional
+        Refuse more test windows than this (default :data:`MAX_SPLITS`; None: no limit):
+        ``test_size=2`` is two bars, not a fraction, and would make hundreds of folds.
 
     Returns
     -------
@@ -180,6 +188,13 @@ def walk_forward_splits(
                 f"walk_forward_splits: {n} rows leave no test rows after a train window of "
                 f"{w} rows and a gap of {g}"
             )
+    if max_splits is not None and len(starts) > check_int("max_splits", max_splits, 1):
+        raise ConfigError(
+            f"walk_forward_splits: test_size={test_size!r} makes {len(starts):,} test windows "
+            f"of {h} bar(s) over {n:,} bars, more than max_splits={max_splits}; test_size "
+            "(and train_size) expect a fraction of the bars in (0, 1), e.g. 0.2, or a bar "
+            "count, e.g. 500; pass max_splits=None to allow this many folds"
+        )
     out = []
     for i, a in enumerate(starts):
         end_train = a - g
@@ -365,17 +380,10 @@ def _deep_copy(d: Any) -> Any:
 # ------------------------------------------------------------------------- helpers
 
 
-def _prepare(df: pd.DataFrame, interval: str | None, gaps: Gaps) -> tuple[pd.DataFrame, str]:
-    """Validate once; return the bars and an explicit interval string for every slice."""
-    df = validate(df, interval=interval, gaps=gaps)
-    if len(df) < 2:
-        raise DataError(f"bars: need at least 2 rows, got {len(df)}")
-    if interval is None:
-        step = infer_interval(df.index)
-        if step is None:
-            raise DataError("index: cannot infer the bar interval; pass interval='1h' etc.")
-        interval = f"{int(step.total_seconds())}s"
-    return df, interval
+def _prepare(df: pd.DataFrame, interval: str | None, gaps: Gaps) -> PreparedBars:
+    """Validate once (:func:`~quantlab.backtest.engine.prepare_bars`); every fold, candidate
+    and cost multiplier then runs on slices of the prepared bars, never validated again."""
+    return prepare_bars(df, interval, gaps)
 
 
 def _score(res: BacktestResult, metric: Metric) -> float:
@@ -441,7 +449,7 @@ class _Window:
 
 
 def _run_window(
-    df: pd.DataFrame,
+    bars: PreparedBars,
     strategy: StrategyBase,
     test_start: int,
     test_end: int,
@@ -462,16 +470,16 @@ def _run_window(
     begin = 0 if lookback is None else max(0, test_start - lookback)
     decide = test_start - 1 if fill == "next_open" else test_start
     decide = max(decide, begin)
-    sub = df.iloc[begin:test_end]
-    masked = _starting_at(strategy, sub.index[decide - begin])
-    res = run(sub, masked, costs, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps)
+    sub = bars.slice(begin, test_end)
+    masked = _starting_at(strategy, sub.df.index[decide - begin])
+    res = run(sub, masked, costs, fill=fill, init_cash=init_cash)
     off = test_start - begin
     eq = res.equity.to_numpy()
     prev = np.concatenate([[init_cash], eq[:-1]])[off:]
     # flat before the window: the account still holds exactly init_cash there
     assert off == 0 or eq[off - 1] == init_cash, "account moved before the test window"
     rets = eq[off:] / prev - 1.0
-    index = sub.index[off:]
+    index = sub.df.index[off:]
     trades = res.trades.copy()
     if len(trades):
         trades["entry_idx"] = trades["entry_idx"] + begin
@@ -606,6 +614,7 @@ def walk_forward(
     interval: str | None = None,
     gaps: Gaps = "error",
     lookback: int | None = None,
+    max_splits: int | None = MAX_SPLITS,
 ) -> WalkForwardResult:
     """Walk forward: choose parameters on each train window, trade them on the next test window.
 
@@ -634,6 +643,8 @@ def walk_forward(
     lookback : int, optional
         Bars of history before each test window the chosen strategy may read (indicator
         warm-up); default all earlier bars.
+    max_splits : int, optional
+        Refuse more folds than this (see :func:`walk_forward_splits`).
 
     Returns
     -------
@@ -650,7 +661,8 @@ def walk_forward(
     returns. A fold therefore depends only on rows before its test window ends.
     """
     _check_metric(metric)
-    df, interval = _prepare(df, interval, gaps)
+    bars = _prepare(df, interval, gaps)
+    df = bars.df
     cost = make_costs(costs)
     candidates, labels, n_invalid = expand_grid(strategy, grid)
     n = len(df)
@@ -665,6 +677,7 @@ def walk_forward(
             expanding=expanding,
             gap=gap,
             anchor=anchor,
+            max_splits=max_splits,
         )
     splits = list(splits)
     if not splits:
@@ -690,21 +703,21 @@ def walk_forward(
             raise ConfigError(f"split {sp.fold}: test windows must not overlap or go back")
         prev_end = int(te[-1])
     multipliers = [1.0, *(float(m) for m in stress if float(m) != 1.0)]
-    run_kw = {"fill": fill, "init_cash": init_cash, "interval": interval, "gaps": gaps}
+    run_kw = {"fill": fill, "init_cash": init_cash}
     scores = np.full((len(splits), len(candidates)), np.nan)
     chosen: list[StrategyBase] = []
     windows: dict[float, list[_Window]] = {m: [] for m in multipliers}
     rows = []
     for f, sp in enumerate(splits):
-        train_df = df.iloc[int(sp.train[0]) : int(sp.train[-1]) + 1]
+        train = bars.slice(int(sp.train[0]), int(sp.train[-1]) + 1)
         for j, cand in enumerate(candidates):
-            scores[f, j] = _score(run(train_df, cand, cost, **run_kw), metric)
+            scores[f, j] = _score(run(train, cand, cost, **run_kw), metric)
         best = int(np.argmax(scores[f]))  # -inf for NaN scores; first of ties
         pick = candidates[best]
         chosen.append(pick)
         for m in multipliers:
             w = _run_window(
-                df,
+                bars,
                 pick,
                 sp.test_start,
                 sp.test_end,
@@ -798,11 +811,11 @@ def stress(
     """
     if not multipliers:
         raise ConfigError("multipliers: empty")
-    df, interval = _prepare(df, interval, gaps)
+    bars = _prepare(df, interval, gaps)
     rows = {}
     for m in multipliers:
         c = scale_costs(costs, m)
-        res = run(df, strategy, c, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps)
+        res = run(bars, strategy, c, fill=fill, init_cash=init_cash)
         rows[float(m)] = res.stats
     return pd.DataFrame(rows).T.rename_axis("cost_multiplier")
 
@@ -825,12 +838,13 @@ def candidate_returns(
     ``n_invalid`` (combinations refused) and ``stats`` (a frame of each candidate's
     statistics, e.g. its ``sharpe`` column for the Deflated Sharpe Ratio).
     """
-    df, interval = _prepare(df, interval, gaps)
+    bars = _prepare(df, interval, gaps)
+    df = bars.df
     candidates, labels, n_invalid = expand_grid(strategy, grid)
     cost = make_costs(costs)
     cols, stats = {}, {}
     for cand, lab in zip(candidates, labels, strict=True):
-        res = run(df, cand, cost, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps)
+        res = run(bars, cand, cost, fill=fill, init_cash=init_cash)
         cols[lab] = res.returns.to_numpy()
         stats[lab] = res.stats
     out = pd.DataFrame(cols, index=df.index)
