@@ -20,7 +20,11 @@ EXIT_USAGE = 2
 #: Command groups that live in their own module of this package. Each module defines
 #: ``add_commands(sub)``, which adds its subparsers (with ``set_defaults(func=...)``) to
 #: the top-level subparsers; keep heavy imports inside the command functions.
-COMMAND_MODULES: tuple[str, ...] = ("quantlab.cli.promote", "quantlab.cli.research", "quantlab.cli.live")
+COMMAND_MODULES: tuple[str, ...] = (
+    "quantlab.cli.research",
+    "quantlab.cli.live",
+    "quantlab.cli.promote",  # after live: it adds `live replay` and guards `live run`
+)
 
 
 class _Parser(argparse.ArgumentParser):

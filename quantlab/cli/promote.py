@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_commands"]
@@ -161,19 +162,70 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """Return the ``quantlab live`` subcommands (the runner's module may have added them)."""
+def _live_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction | None:
+    """Return the subcommands of ``quantlab live`` (added by ``quantlab.cli.live``) or None."""
     live = sub.choices.get("live")
-    if live is None:
-        live = sub.add_parser(
-            "live", help="the live runner", description="The live runner's commands."
-        )
+    if live is None:  # quantlab.cli.live adds to this group when it comes later
+        live = sub.add_parser("live", help="the live runner", description="The live runner.")
+        group = live.add_subparsers(dest="live_command", metavar="ACTION", parser_class=type(live))
+        group.required = True
+        return group
     for action in live._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action
-    group = live.add_subparsers(dest="live_command", metavar="ACTION", parser_class=type(live))
-    group.required = True
-    return group
+    return None
+
+
+def _journal_of(args: argparse.Namespace) -> Path:
+    """Return the journal a ``live run`` will write (its --journal, --run-dir or default)."""
+    from quantlab.live.handle import default_run_dir, run_paths
+
+    if getattr(args, "journal", None):
+        return Path(args.journal)
+    run_dir = getattr(args, "run_dir", None) or default_run_dir(
+        args.strategy, args.symbol, args.interval, args.mode
+    )
+    return run_paths(run_dir)["journal"]
+
+
+def _guard_live_run(group: argparse._SubParsersAction) -> None:
+    """Wrap ``quantlab live run``: permission before it starts, the lifecycle watch while it runs.
+
+    See :mod:`quantlab.lifecycle.watch`. The registry is ``$QUANTLAB_LIFECYCLE_REGISTRY``
+    (or ``data/lifecycle/promotions.jsonl``).
+    """
+    run = group.choices.get("run")
+    if run is None:
+        return
+    original = run.get_default("func")
+    if original is None or getattr(original, "_lifecycle_guarded", False):
+        return
+
+    def guarded(args: argparse.Namespace) -> int:
+        from quantlab.lifecycle.watch import LifecycleWatch, guard_start
+
+        shash, fraction, reason = guard_start(args.strategy, args.mode)
+        print(f"lifecycle: {reason}", file=sys.stderr)
+        if args.mode == "mainnet" and fraction < 1.0:
+            base = getattr(args, "init_cash", None)
+            if base is None:
+                from quantlab.errors import ConfigError
+
+                raise ConfigError(
+                    "--mode mainnet: the ramp trades a fraction of the capital; pass "
+                    "--init-cash (the capital the full size would use)"
+                )
+            args.init_cash = float(base) * fraction
+            print(
+                f"lifecycle: ramp step {fraction:.0%}: sizing from {args.init_cash:.2f} of "
+                f"{float(base):.2f}",
+                file=sys.stderr,
+            )
+        with LifecycleWatch(_journal_of(args), shash, args.mode):
+            return original(args)
+
+    guarded._lifecycle_guarded = True  # type: ignore[attr-defined]
+    run.set_defaults(func=guarded)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -236,7 +288,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _registry_arg(cp)
     cp.set_defaults(func=_cmd_check_pause)
 
-    rp = _live_group(sub).add_parser(
+    group = _live_group(sub)
+    if group is None:
+        return
+    _guard_live_run(group)  # needs quantlab.cli.live before this module in COMMAND_MODULES
+    rp = group.add_parser(
         "replay",
         help="backtest a runner's journaled bars and diff fills, positions and P&L",
         description="Replay the bars and decisions a runner journaled through the backtester "

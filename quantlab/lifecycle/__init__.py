@@ -55,6 +55,7 @@ from quantlab.lifecycle.states import (
     check_transition,
     modes_allowed,
 )
+from quantlab.lifecycle.watch import LifecycleWatch, guard_start
 
 __all__ = [
     "ALLOWED",
@@ -63,6 +64,7 @@ __all__ = [
     "AutoPauseConfig",
     "Decision",
     "LifecycleConfig",
+    "LifecycleWatch",
     "PaperGateConfig",
     "PromotionRegistry",
     "RampConfig",
@@ -74,6 +76,7 @@ __all__ = [
     "check_auto_pause",
     "check_transition",
     "evaluate",
+    "guard_start",
     "history",
     "max_drawdown",
     "modes_allowed",

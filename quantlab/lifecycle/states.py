@@ -58,11 +58,13 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.RETIRED: frozenset(),
 }
 
-#: Runner modes and the states that permit them. ``paper`` fills inside the runner,
-#: ``sim`` trades the local exchange and ``testnet`` the venue's test network (no real
-#: money): they need the ``paper`` state or better. ``mainnet`` is real money.
+#: Runner modes and the states that permit them. ``paper`` fills inside the runner and
+#: sends nothing anywhere: a dry run any strategy not retired may make (its journal counts
+#: as a track record only when it began in the ``paper`` state). ``sim`` trades the local
+#: exchange and ``testnet`` the venue's test network (no real money): they need the
+#: ``paper`` state or better. ``mainnet`` is real money: ``live_small`` or ``live_full``.
 MODES: dict[str, frozenset[State]] = {
-    "paper": TRADING_STATES,
+    "paper": frozenset(State) - {State.RETIRED},
     "sim": TRADING_STATES,
     "testnet": TRADING_STATES,
     "mainnet": frozenset({State.LIVE_SMALL, State.LIVE_FULL}),

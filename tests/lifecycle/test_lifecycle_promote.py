@@ -283,7 +283,7 @@ def test_pause_from_a_live_state_then_a_new_promotion(
         promote(strategy, to="live_full", evidence=main_journal, registry=small, now=at(200))
     rec = ql.lifecycle.pause(strategy, reason="manual review", registry=small, now=at(210))
     assert rec.from_state == level and rec.size_fraction == 0.0
-    for mode in ("paper", "sim", "mainnet"):
+    for mode in ("sim", "testnet", "mainnet"):
         assert permission(h, mode, registry=small)[:2] == (False, 0.0)
     with pytest.raises(ConfigError, match="paused -> live_small is not allowed"):
         promote(strategy, to="live_small", evidence=main_journal, registry=small)
@@ -333,10 +333,11 @@ def test_retire_from_any_state_is_final(steps, registry, validation, strategy, g
 
 def test_permission_follows_the_state(registry, validation, strategy, good_journal, main_journal):
     h = strategy_hash(strategy)
-    ok, size, why = permission(h, "paper", registry=registry)
+    ok, size, why = permission(h, "sim", registry=registry)
     assert (ok, size) == (False, 0.0) and "is candidate" in why and "promote it" in why
+    assert permission(h, "paper", registry=registry)[:2] == (True, 1.0)  # a dry run
     promote(validation, to="validated", registry=registry, now=at(0))
-    assert permission(h, "sim", registry=registry)[0] is False
+    assert permission(h, "testnet", registry=registry)[0] is False
     promote(validation, to="paper", registry=registry, now=at(1))
     for mode in ("paper", "sim", "testnet"):
         assert permission(h, mode, registry=registry)[:2] == (True, 1.0)
@@ -354,7 +355,7 @@ def test_auto_pause_by_the_runner(paper, strategy, bad_journal, good_journal):
     rec = ql.lifecycle.check_auto_pause(bad_journal, registry=paper)
     assert rec is not None and rec.to_state == "paused" and rec.actor == "runner"
     assert rec.reason.startswith("auto-pause: ") and rec.evidence["rules"]
-    assert permission(strategy_hash(strategy), "paper", registry=paper)[0] is False
+    assert permission(strategy_hash(strategy), "sim", registry=paper)[0] is False
 
 
 def test_status_and_history(paper, strategy):

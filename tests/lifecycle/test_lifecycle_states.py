@@ -53,8 +53,9 @@ def test_unknown_state_lists_the_known_ones():
     assert as_state(" Paper ") is State.PAPER
 
 
-def test_mainnet_needs_a_live_state_and_paper_modes_a_trading_state():
+def test_venue_modes_need_a_trading_state_and_mainnet_a_live_one():
     assert modes_allowed("paper") == ["paper", "sim", "testnet"]
     assert modes_allowed("live_small") == list(MODES)
-    for s in ("candidate", "validated", "paused", "retired"):
-        assert modes_allowed(s) == []
+    for s in ("candidate", "validated", "paused"):
+        assert modes_allowed(s) == ["paper"]  # a dry run, never a venue
+    assert modes_allowed("retired") == []

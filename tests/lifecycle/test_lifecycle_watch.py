@@ -1,0 +1,82 @@
+"""The lifecycle's hold on a runner: refused start, auto-pause and revocation while it runs."""
+
+from __future__ import annotations
+
+import pytest
+from journal_builder import wave_bars, write_journal
+
+import quantlab as ql
+from quantlab.backtest.verdict import strategy_hash
+from quantlab.cli import main
+from quantlab.errors import PromotionRefused
+from quantlab.lifecycle.watch import LifecycleWatch, guard_start
+from quantlab.live.journal import Journal
+
+
+def _requests(path):
+    with Journal(path, readonly=True) as j:
+        return [(r["command"], r["arg"]) for r in j.pending_requests()]
+
+
+def test_an_unpromoted_strategy_cannot_start_on_a_venue(registry, validation, monkeypatch, capsys):
+    monkeypatch.setenv("QUANTLAB_LIFECYCLE_REGISTRY", str(registry.path))
+    for mode in ("sim", "testnet", "mainnet"):
+        with pytest.raises(PromotionRefused, match="is candidate"):
+            guard_start(validation, mode)
+    code = main(
+        [
+            "live",
+            "run",
+            "--strategy",
+            str(validation),
+            "--mode",
+            "sim",
+            "--exchange-url",
+            "http://127.0.0.1:9",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "live run refused" in err and "promote it first" in err
+    assert guard_start(validation, "paper")[1] == 1.0  # a dry run needs no promotion
+
+
+def test_a_paper_strategy_starts_on_sim_not_mainnet(registry, validation):
+    ql.lifecycle.promote(validation, to="validated", registry=registry)
+    ql.lifecycle.promote(validation, to="paper", registry=registry)
+    shash, fraction, _ = guard_start(validation, "sim", registry=registry)
+    assert fraction == 1.0 and len(shash) == 64
+    with pytest.raises(PromotionRefused, match="'mainnet' needs one of: live_small"):
+        guard_start(validation, "mainnet", registry=registry)
+
+
+def test_the_watch_auto_pauses_and_kills(registry, validation, strategy, costs, bars, tmp_path):
+    ql.lifecycle.promote(validation, to="validated", registry=registry)
+    ql.lifecycle.promote(validation, to="paper", registry=registry)
+    journal = tmp_path / "losing.sqlite"
+    write_journal(journal, bars, strategy, costs, mode="sim")
+    watch = LifecycleWatch(journal, strategy_hash(strategy), "sim", registry=registry)
+    reason = watch.check()
+    assert registry.state(strategy_hash(strategy)).value == "paused"
+    assert reason is not None and "paused" in reason
+    assert _requests(journal) == [("kill", "close_only")]
+    with Journal(journal, readonly=True) as j:
+        assert j.events("lifecycle")[-1]["level"] == "warning"
+    assert watch.check() is None  # once
+
+
+def test_the_watch_leaves_a_healthy_runner_alone(registry, validation, strategy, costs, tmp_path):
+    ql.lifecycle.promote(validation, to="validated", registry=registry)
+    ql.lifecycle.promote(validation, to="paper", registry=registry)
+    journal = tmp_path / "good.sqlite"
+    write_journal(journal, wave_bars(), strategy, costs, mode="sim")
+    with LifecycleWatch(
+        journal, strategy_hash(strategy), "sim", registry=registry, every_s=0.01
+    ) as watch:
+        assert watch.check() is None
+    assert _requests(journal) == [] and watch.errors == []
+    ql.lifecycle.pause(strategy, reason="manual", registry=registry)  # by hand, meanwhile
+    seen = []
+    watch = LifecycleWatch(
+        journal, strategy_hash(strategy), "sim", registry=registry, on_revoke=seen.append
+    )
+    assert watch.check() == seen[0] and "manual" in seen[0]
