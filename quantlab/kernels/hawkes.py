@@ -239,3 +239,32 @@ def hawkes_simulate_nb(state, uniforms, T, mu, alpha, theta, out):
             out[n_events] = y
             n_events += 1
     return state, n_events, m, False
+
+
+@njit(cache=True, nogil=True)
+def hawkes_event_step_nb(t_prev, s_prev, t, mu, alpha, theta):
+    """Advance the intensity recursion by one event at ``t >= t_prev``.
+
+    Returns ``(s, lam, comp)``: the decayed event count ``S(t)`` including the new event,
+    the intensity just before it ``lambda(t-) = mu + alpha theta s_prev d`` and the
+    compensator ``Lambda(t_prev, t] = mu (t - t_prev) + alpha s_prev (1 - d)``, with
+    ``d = exp(-theta (t - t_prev))`` (the terms of :func:`hawkes_loglik_step_nb`).
+    """
+    dt = t - t_prev
+    decay = np.exp(-theta * dt)
+    lam = mu + alpha * theta * s_prev * decay
+    comp = mu * dt + alpha * s_prev * (1.0 - decay)
+    return s_prev * decay + 1.0, lam, comp
+
+
+@njit(cache=True, nogil=True)
+def hawkes_filter_nb(times, mu, alpha, theta, t_prev, s_prev, lam, comp):
+    """Fill ``lam``/``comp`` per event by looping :func:`hawkes_event_step_nb`.
+
+    Starts from ``(t_prev, s_prev)`` (``(0, 0)`` for a fresh process) and returns the
+    state after the last event.
+    """
+    for i in range(times.shape[0]):
+        s_prev, lam[i], comp[i] = hawkes_event_step_nb(t_prev, s_prev, times[i], mu, alpha, theta)
+        t_prev = times[i]
+    return t_prev, s_prev

@@ -205,7 +205,7 @@ class BaseModel:
         live = getattr(self, "_live", None)
         if live is not None:
             for name, item in self._live_fields.items():
-                out[name] = np.copy(live[item])
+                out[name] = _snapshot(live[item])
         for name in self._state_attrs:
             if name in self.__dict__:
                 out[name.rstrip("_")] = _snapshot(self.__dict__[name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -12,11 +12,14 @@ from quantlab._typing import FloatArray
 from quantlab.errors import ConfigError, DataError
 from quantlab.kernels.hawkes import (
     hawkes_compensator_nb,
+    hawkes_event_step_nb,
+    hawkes_filter_nb,
     hawkes_intensity_nb,
     hawkes_loglik_grad_nb,
     hawkes_loglik_nb,
     hawkes_simulate_nb,
 )
+from quantlab.models.base import BaseModel
 
 __all__ = ["Hawkes"]
 
@@ -76,7 +79,7 @@ def _check_params(mu: float, alpha: float, theta: float) -> tuple[float, float, 
     return float(mu), float(alpha), float(theta)
 
 
-class Hawkes:
+class Hawkes(BaseModel):
     """Exponential-kernel Hawkes process in branching-ratio form.
 
     Parameters
@@ -103,6 +106,9 @@ class Hawkes:
         Numerical Hessian of the log-likelihood at the estimate (central differences of the
         analytic gradient).
 
+    The live state (:meth:`state`) is the time of the last event and the decayed event
+    count ``S`` just after it; :meth:`filter` and :meth:`update` advance it.
+
     Notes
     -----
     ``lambda(t) = mu + alpha theta sum_{t_i < t} exp(-theta (t - t_i))``; the log-likelihood
@@ -118,8 +124,17 @@ class Hawkes:
         self.mu = mu
         self.alpha = alpha
         self.theta = theta
+        self._live: tuple[float, float] | None = None
+
+    _live_fields: ClassVar[dict[str, int]] = {"t_last": 0, "excitation": 1}
 
     # -- parameters ------------------------------------------------------------------
+    def _validate(self) -> tuple[float, float, float] | None:
+        given = (self.mu, self.alpha, self.theta)
+        if any(v is None for v in given):
+            return None  # estimated by fit(); _params() refuses to run without them
+        return _check_params(*given)  # type: ignore[arg-type]
+
     def _params(self) -> tuple[float, float, float]:
         mu = getattr(self, "mu_", self.mu)
         alpha = getattr(self, "alpha_", self.alpha)
@@ -139,6 +154,8 @@ class Hawkes:
 
     def fit(self, times: Any, T: float | None = None) -> Hawkes:
         """Estimate ``mu, alpha, theta`` by maximum likelihood and return ``self``."""
+        self._validate()
+        self._live = None
         t = _event_times(times)
         horizon = _horizon(t, T)
         n = t.size
@@ -205,6 +222,63 @@ class Hawkes:
         return 0.5 * (hess + hess.T)
 
     # -- filtering ---------------------------------------------------------------------
+    def filter(self, times: Any) -> pd.DataFrame:
+        """Return, per event, the intensity before it, the compensator and the log-likelihood.
+
+        Parameters
+        ----------
+        times : array-like
+            Sorted event times from 0 (the process starts at time 0).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per event: ``intensity`` ``lambda(t_i-)`` (from events before ``t_i``),
+            ``compensator`` ``Lambda(t_{i-1}, t_i]`` (i.i.d. Exp(1) under the true
+            parameters) and ``loglik`` ``log lambda(t_i-) - Lambda(t_{i-1}, t_i]`` (their sum
+            is :meth:`loglik` with ``T`` at the last event). The live state is left after the
+            last event, so :meth:`update` continues.
+        """
+        t = _event_times(times)
+        mu, alpha, theta = self._params()
+        lam = np.empty(t.size)
+        comp = np.empty(t.size)
+        t_last, s_last = hawkes_filter_nb(t, mu, alpha, theta, 0.0, 0.0, lam, comp)
+        self._live = (float(t_last), float(s_last))
+        return pd.DataFrame(
+            {"intensity": lam, "compensator": comp, "loglik": np.log(lam) - comp},
+            index=pd.RangeIndex(t.size, name="event"),
+        )
+
+    def reset(self) -> Hawkes:
+        """Restart the live process at time 0 with no past events; return self."""
+        self._validate()
+        self._live = (0.0, 0.0)
+        return self
+
+    def update(self, t: float) -> tuple[float, float, float]:
+        """Absorb one event at time ``t``; return ``(intensity, compensator, loglik)`` for it.
+
+        ``t`` must be finite and not before the last event seen by :meth:`filter` or
+        :meth:`update` (0 after :meth:`reset`).
+        """
+        mu, alpha, theta = self._params()
+        if self._live is None:
+            self.reset()
+        assert self._live is not None
+        t_prev, s_prev = self._live
+        try:
+            x = float(t)
+        except (TypeError, ValueError):
+            raise DataError(f"t = {t!r}: an event time must be a number") from None
+        if not np.isfinite(x) or x < t_prev:
+            raise DataError(
+                f"t = {t!r}: event times must be finite and not before the last event ({t_prev!r})"
+            )
+        s, lam, comp = hawkes_event_step_nb(t_prev, s_prev, x, mu, alpha, theta)
+        self._live = (x, float(s))
+        return float(lam), float(comp), float(np.log(lam) - comp)
+
     def intensity(self, times: Any, at: Any) -> FloatArray:
         """Return the intensity at times ``at`` from events strictly before each of them.
 

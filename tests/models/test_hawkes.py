@@ -187,3 +187,23 @@ def test_jitted_equals_pure_python():
     np.testing.assert_allclose(ref["g"], hawkes_loglik_grad_nb(SIX, 15.0, 5.0, 0.2, 10.0)[1])
     np.testing.assert_allclose(ref["sim"], sim, rtol=1e-13)
     np.testing.assert_allclose(ref["inten"], h.intensity(sim, sim + 0.1), rtol=1e-13)
+
+
+def test_filter_and_update_follow_the_likelihood_recursion():
+    h = Hawkes(0.8, 0.5, 2.0)
+    times = h.simulate(200.0, seed=4)
+    out = h.filter(times)
+    assert list(out.columns) == ["intensity", "compensator", "loglik"]
+    # the per-event terms add up to the likelihood with T at the last event
+    assert out["loglik"].sum() == pytest.approx(h.loglik(times), rel=1e-12)
+    np.testing.assert_allclose(out["compensator"], h.compensator(times), rtol=1e-12)
+    np.testing.assert_allclose(out["intensity"], h.intensity(times, times), rtol=1e-12)
+    # streaming: reset then update event by event reproduces the batch run exactly
+    h.reset()
+    rows = np.array([h.update(t) for t in times])
+    np.testing.assert_array_equal(rows, out.to_numpy())
+    assert h.state()["t_last"] == times[-1]
+    with pytest.raises(DataError, match="not before the last event"):
+        h.update(times[-1] - 1.0)
+    with pytest.raises(ConfigError, match="fit first"):
+        Hawkes().filter(times)
