@@ -202,9 +202,7 @@ def test_garch_vol_equals_arch_at_the_first_refit(bars):
 def test_garch_vol_delegates_to_garch_volatility(bars):
     got = ql.factors.compute("garch_vol", bars, refit_every=60, window=300).to_numpy()
     r = _factor_returns(bars)
-    want = ql.models.garch_volatility(
-        r, refit_every=60, window=300, min_obs=250, refit_growth=0.05
-    )
+    want = ql.models.garch_volatility(r, refit_every=60, window=300, min_obs=250, refit_growth=0.05)
     np.testing.assert_array_equal(got[1:], want.to_numpy())
 
 
