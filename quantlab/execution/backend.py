@@ -21,6 +21,7 @@ already knows returns that order and sends nothing.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -97,6 +98,11 @@ class ExecutionBackend(ABC):
         """Return the symbol's current mid price."""
 
     # ------------------------------------------------------------- provided helpers
+
+    def now_ms(self) -> int:
+        """Return the backend's clock in UTC epoch ms (base deadlines such as
+        :meth:`schedule_cancel` on it; the default is the wall clock)."""
+        return int(time.time() * 1000)
 
     def position(self, symbol: str) -> float:
         """Return the signed position size of ``symbol`` (0.0 when flat)."""

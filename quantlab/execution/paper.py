@@ -31,7 +31,7 @@ from pydantic import Field
 
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.config import FrozenConfig
-from quantlab.errors import ConfigError, OrderRejected, VenueUnavailable
+from quantlab.errors import ConfigError, OrderRejected
 from quantlab.execution.backend import ExecutionBackend
 from quantlab.execution.model import (
     Account,
@@ -216,8 +216,8 @@ class PaperBackend(ExecutionBackend):
             sym = intent.symbol
             last = self._last.get(sym)
             if last is None:
-                raise VenueUnavailable(
-                    f"paper: no price for {sym} yet; feed a bar (on_bar) before trading it"
+                raise ConfigError(
+                    f"paper: unknown symbol {sym!r}: feed its bars (on_bar) before trading it"
                 )
             self._check(intent, last.close)
             self._oid += 1
@@ -363,8 +363,14 @@ class PaperBackend(ExecutionBackend):
         with self._lock:
             bar = self._last.get(symbol)
             if bar is None:
-                raise VenueUnavailable(f"paper: no price for {symbol} yet")
+                raise ConfigError(
+                    f"paper: unknown symbol {symbol!r}: no bar of it was fed (on_bar)"
+                )
             return bar.close
+
+    def now_ms(self) -> int:
+        """Return the paper clock: the close time of the last bar fed."""
+        return self._now_ms
 
     @property
     def cash(self) -> float:
@@ -398,7 +404,16 @@ class PaperBackend(ExecutionBackend):
 
     def _live_books(self) -> list[_Book]:
         return sorted(
-            (b for b in self._books.values() if b.order.status.is_live), key=lambda b: b.seq
+            (
+                b
+                for b in self._books.values()
+                if b.order.status.is_live
+                and (
+                    b.order.order_type is not OrderType.MARKET
+                    or b.order.client_order_id in self._pending_market
+                )
+            ),
+            key=lambda b: b.seq,
         )
 
     def _set_status(self, book: _Book, status: OrderStatus, message: str = "") -> None:
@@ -595,4 +610,7 @@ class PaperBackend(ExecutionBackend):
         )
         book.order = replace(o, filled_size=filled, avg_px=avg, status=status, time_ms=t)
         if status is OrderStatus.PARTIALLY_FILLED and o.order_type is OrderType.MARKET:
-            self._set_status(book, OrderStatus.CANCELED, "reduce-only remainder")
+            # a market order does not rest: its unfilled (reduce-only) remainder is dropped
+            book.order = replace(book.order, message="remainder not filled")
+            if o.client_order_id in self._pending_market:
+                self._pending_market.remove(o.client_order_id)

@@ -7,7 +7,7 @@
     handle.stop()
 
 The server listens on 127.0.0.1 only. Its clock starts at ``start`` (default: now, floored
-to the hour) and runs ``speed`` exchange seconds per real second (0, the default for
+to the minute) and runs ``speed`` exchange seconds per real second (0, the default for
 ``serve``, moves it only by :meth:`SimHandle.advance`, so tests step it deterministically).
 """
 
@@ -25,7 +25,7 @@ from quantlab.execution.sim.server import SimServer
 
 __all__ = ["COINS", "KINDS", "SimHandle", "serve"]
 
-_HOUR_MS = 3_600_000
+_MINUTE_MS = 60_000
 
 
 class SimHandle:
@@ -139,7 +139,7 @@ def serve(
     faults : str or mapping, optional
         Fault spec, e.g. ``"429:3,timeout_after:1"`` (see :mod:`.faults`).
     start : timestamp, optional
-        Exchange time at the start (default: now, floored to the hour).
+        Exchange time at the start (default: now, floored to the minute).
     delay_s : float
         How long a timeout fault holds its request.
     rate_limit : bool
@@ -151,7 +151,7 @@ def serve(
 
     if speed < 0:
         raise ConfigError(f"serve: speed must be >= 0, got {speed!r}")
-    start_ms = int(time.time() * 1000) // _HOUR_MS * _HOUR_MS if start is None else to_ms(start)
+    start_ms = int(time.time() * 1000) // _MINUTE_MS * _MINUTE_MS if start is None else to_ms(start)
     engine = SimExchange(seed, start_ms, maker_fee=maker_fee, taker_fee=taker_fee,
                          spread_bps=spread_bps)  # fmt: skip
     for address, usdc in (fund or {}).items():
