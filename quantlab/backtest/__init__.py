@@ -156,3 +156,15 @@ __all__ = [
     "walk_forward_splits",
     "write_verdict",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a submodule on first access (``ql.backtest.plots`` in a fresh process)."""
+    import importlib
+    import importlib.util
+
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
