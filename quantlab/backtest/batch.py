@@ -56,6 +56,7 @@ __all__ = [
     "signal_kind",
     "stats_columns",
     "stats_frame",
+    "stream_grid",
 ]
 
 #: Statistic columns of a sweep table, after the parameter columns.
@@ -596,6 +597,38 @@ def _pandas_ready(v: np.ndarray) -> Any:
     return v
 
 
+def _grid_order(plan: GridPlan, kernel: _GridKernel, chunk_size: int | None):
+    if kernel.kind == _sw.KIND_TARGETS:
+        per_signal = math.prod(
+            len(a.values) for i, a in enumerate(plan.axes) if i not in kernel.signal_axes
+        )
+        size = max(1, (chunk_size or TARGET_CHUNK) * per_signal)
+        order = [*kernel.signal_axes] + [
+            i for i in range(len(plan.axes)) if i not in kernel.signal_axes
+        ]
+    else:
+        size = chunk_size or FUSED_CHUNK
+        order = list(range(len(plan.axes)))
+    return size, order
+
+
+def stream_grid(
+    bars: PreparedBars, plan: GridPlan, options: RunOptions, *, chunk_size: int | None = None
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Yield ``(index rows, statistics columns)`` chunk by chunk as a grid runs here.
+
+    Fused strategies stream in grid order; others signal by signal (a dashboard or a
+    caller that writes rows as they come uses this; :func:`run_grid` collects them).
+    """
+    if not grid_supported(plan):
+        raise ConfigError(f"batch: this grid needs the per-configuration path ({plan.why_slow})")
+    kernel = _grid_kernel(bars, plan, options)
+    size, order = _grid_order(plan, kernel, chunk_size)
+    for idx in plan.chunks(size, order):
+        m = kernel.metrics(idx)
+        yield idx, stats_columns(m, options.init_cash, bars.bar_seconds)
+
+
 def run_grid(
     bars: PreparedBars,
     plan: GridPlan,
@@ -636,17 +669,7 @@ def run_grid(
     kernel = _grid_kernel(bars, plan, options)
     n = plan.n_valid
     kind = kernel.kind
-    if kind == _sw.KIND_TARGETS:
-        per_signal = math.prod(
-            len(a.values) for i, a in enumerate(plan.axes) if i not in kernel.signal_axes
-        )
-        size = max(1, (chunk_size or TARGET_CHUNK) * per_signal)
-        order = [*kernel.signal_axes] + [
-            i for i in range(len(plan.axes)) if i not in kernel.signal_axes
-        ]
-    else:
-        size = chunk_size or FUSED_CHUNK
-        order = list(range(len(plan.axes)))
+    size, order = _grid_order(plan, kernel, chunk_size)
     reorder = order != sorted(order)
     collector = _Collector(plan, n, top, metric, None if output is None else Path(output), reorder)
     show = n >= AUTO_PROGRESS_COMBOS if progress is None else bool(progress)

@@ -21,7 +21,6 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from quantlab.backtest.strategy import StrategyBase, load_strategy
 from quantlab.backtest.validation import candidate_returns, walk_forward
 from quantlab.config import FrozenConfig
 from quantlab.errors import ConfigError, DataError
+from quantlab.provenance import git_commit
 
 __all__ = [
     "SCHEMA",
@@ -198,27 +198,6 @@ def strategy_hash(strategy: StrategyBase | Mapping[str, Any] | str | Path) -> st
     return _sha256(canonical_json(strategy_config(strategy)))
 
 
-def _git_commit() -> tuple[str | None, bool | None]:
-    root = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-        if head.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-        return head.stdout.strip(), dirty
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-
-
 def _version() -> str:
     """Return the version of the running quantlab package (always imported by now)."""
     return str(getattr(sys.modules["quantlab"], "__version__", "unknown"))
@@ -288,7 +267,7 @@ def make_verdict(
     if not applicable:
         raise ConfigError("gates: every gate is switched off; nothing to decide on")
     passed = all(g["passed"] for g in applicable)
-    commit, dirty = _git_commit()
+    commit, dirty = git_commit()
     when = created_at or _dt.datetime.now(_dt.UTC)
     doc: dict[str, Any] = {
         "schema": SCHEMA,

@@ -123,7 +123,7 @@ def parse_values(text: str, name: str) -> list[Any]:
 def _costs(choice: str) -> Any:
     from quantlab.backtest import Costs
 
-    return Costs.hyperliquid() if choice == "hyperliquid" else None
+    return Costs.hyperliquid() if choice == "hyperliquid" else Costs()  # "none": zero, asked
 
 
 def sweep_chunks(
@@ -136,28 +136,28 @@ def sweep_chunks(
 ) -> Iterator[tuple[int, int, pd.DataFrame]]:
     """Yield ``(done, total, table)`` as the sweep of ``grid`` runs, chunk by chunk.
 
-    The combinations are those of :func:`quantlab.backtest.sweeps.expand_sweep` (refused
-    ones skipped); each chunk runs through the fused sweep kernel
-    (:func:`quantlab.backtest.sweeps.sweep_candidates`, equal to
-    :func:`quantlab.backtest.run` run by run) and ``table`` holds the rows so far: the grid
-    parameters, then the statistics, as :func:`quantlab.backtest.sweeps.sweep` returns them.
+    The sweep's own batch path (:func:`quantlab.backtest.batch.stream_grid`): the grid
+    validated axis by axis, refused combinations skipped, each chunk through the fused
+    kernel (equal to :func:`quantlab.backtest.run` run by run); ``table`` holds the rows so
+    far: the grid parameters, then the statistics, as :func:`quantlab.backtest.sweep`
+    returns them.
     """
-    from quantlab.backtest.sweeps import expand_sweep, sweep_candidates
+    from quantlab.backtest.batch import stream_grid
+    from quantlab.backtest.engine import prepare_bars
+    from quantlab.backtest.grid import plan_grid
+    from quantlab.backtest.options import RunOptions
 
-    pairs, params, _invalid = expand_sweep(strategy, grid, costs)
-    total = len(pairs)
+    options = RunOptions(costs=costs, fill=fill, gaps="allow")
+    plan = plan_grid(strategy, grid, options.costs)
+    bars = prepare_bars(df, None, "allow")
+    total = plan.n_valid
     size = max(1, -(-total // max(1, n_chunks)))
     parts: list[pd.DataFrame] = []
-    for lo in range(0, total, size):
-        hi = min(lo + size, total)
-        stats = sweep_candidates(df, pairs[lo:hi], fill=fill, gaps="allow")
-        parts.append(
-            pd.concat(
-                [params.iloc[lo:hi].reset_index(drop=True), stats.reset_index(drop=True)],
-                axis=1,
-            )
-        )
-        yield hi, total, pd.concat(parts, ignore_index=True)
+    done = 0
+    for idx, stats in stream_grid(bars, plan, options, chunk_size=size):
+        parts.append(pd.DataFrame({**plan.columns(idx), **stats}))
+        done += idx.shape[1]
+        yield done, total, pd.concat(parts, ignore_index=True)
 
 
 def sweep_heatmap_table(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:

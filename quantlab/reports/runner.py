@@ -13,7 +13,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from quantlab import provenance as _provenance
 from quantlab._typing import PathLikeStr
 from quantlab.errors import ConfigError, ReportError
 from quantlab.reports.artifacts import REPORT_DIR_ENV
@@ -96,20 +96,7 @@ def default_notebooks(notebook_dir: PathLikeStr = DEFAULT_NOTEBOOK_DIR) -> list[
 
 def git_commit(cwd: PathLikeStr = ".") -> tuple[str | None, bool | None]:
     """Return ``(commit, dirty)`` of the repository at ``cwd``; ``(None, None)`` outside git."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None, None
-    return commit, bool(dirty)
+    return _provenance.git_commit(cwd)
 
 
 def check_run_id(run_id: object) -> str:

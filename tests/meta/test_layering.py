@@ -11,7 +11,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "quantlab"
 
 #: Layers in import order; a module may import from its own layer or an earlier one.
 LAYERS: list[tuple[str, ...]] = [
-    ("quantlab._typing", "quantlab.errors", "quantlab.config", "quantlab.registry", "quantlab.parallel"),
+    (
+        "quantlab._typing",
+        "quantlab.errors",
+        "quantlab.config",
+        "quantlab.registry",
+        "quantlab.parallel",
+        "quantlab.provenance",
+    ),
     ("quantlab.kernels",),
     ("quantlab.data",),
     ("quantlab.wallets",),
