@@ -160,7 +160,7 @@ def test_unknown_order_is_none(venue):
 
 def test_reduce_only_without_a_position_is_rejected(venue):
     b = venue.backend
-    with pytest.raises(OrderRejected, match="(?i)reduce"):
+    with pytest.raises(OrderRejected, match=r"(?i)reduce"):
         b.submit(_intent("sell", _size(b), order_type="limit",
                          limit_px=round(b.mid(SYMBOL) * 1.2), reduce_only=True))  # fmt: skip
     assert b.open_orders() == []
@@ -168,7 +168,7 @@ def test_reduce_only_without_a_position_is_rejected(venue):
 
 def test_order_beyond_the_margin_is_rejected(venue):
     b = venue.backend
-    with pytest.raises(OrderRejected, match="(?i)margin"):
+    with pytest.raises(OrderRejected, match=r"(?i)margin"):
         b.submit(_intent("buy", _size(b, 5_000_000.0)))
     assert b.positions() == {}
 

@@ -1,0 +1,157 @@
+"""Every injected fault leaves exactly one order per client order id on the exchange.
+
+Each fault kind of the local exchange is driven through the Hyperliquid adapter; the
+exchange's own ledger (every order it ever accepted) is the judge.
+"""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from quantlab.errors import OrderRejected, OrderStateUnknown
+from quantlab.execution import sim
+from quantlab.execution.hyperliquid import HyperliquidBackend
+from quantlab.execution.model import OrderIntent, OrderStatus
+from quantlab.execution.ratelimit import WeightLimiter
+
+
+@pytest.fixture
+def exchange():
+    wallet = Account.create()
+    handle = sim.serve(seed=7, fund={wallet.address: 10_000.0}, start="2024-03-01",
+                       delay_s=1.0)  # fmt: skip
+    yield handle, wallet
+    handle.stop()
+
+
+def _backend(handle, wallet, **kw) -> HyperliquidBackend:
+    options = dict(timeout=0.5, retry_wait_s=0.01, expires_after_s=0.5,
+                   limiter=WeightLimiter(backoff_s=0.01))  # fmt: skip
+    options.update(kw)
+    return HyperliquidBackend(handle.url, wallet=wallet, **options)
+
+
+def _market(b: HyperliquidBackend, tag: str) -> OrderIntent:
+    return OrderIntent("faults", "BTC", "buy", round(1_000 / b.mid("BTC"), 4), reason=tag)
+
+
+def _limit(b: HyperliquidBackend, tag: str) -> OrderIntent:
+    px = round(b.mid("BTC") * 0.9)
+    return OrderIntent("faults", "BTC", "buy", 0.02, order_type="limit", limit_px=px, reason=tag)
+
+
+@pytest.mark.parametrize(
+    ("kind", "count"),
+    [("429", 3), ("5xx", 1), ("5xx_after", 1), ("timeout_before", 1), ("timeout_after", 1)],
+)
+@pytest.mark.parametrize("order", ["market", "limit"])
+def test_network_faults_never_duplicate(exchange, kind, count, order):
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    intent = (_market if order == "market" else _limit)(b, f"{kind}-{order}")
+    handle.inject(kind, count)
+    result = b.submit(intent)
+    assert handle.faults.fired.get(kind) == count  # the fault really happened
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+    expected = OrderStatus.FILLED if order == "market" else OrderStatus.OPEN
+    assert result.status is expected
+    assert result.client_order_id == intent.client_order_id
+    # a second submit of the same intent sends nothing
+    n = handle.n_requests
+    assert b.submit(intent).oid == result.oid
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+    assert handle.n_requests > n  # it looked the order up instead
+
+
+def test_429_backs_off(exchange):
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    handle.inject("429", 3)
+    b.mid("BTC")
+    assert b.limiter.waited_s >= 0.01 + 0.02 + 0.04 - 1e-9
+
+
+def test_stale_read_after_a_lost_answer_does_not_duplicate(exchange):
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    intent = _limit(b, "stale")
+    handle.inject("timeout_after")
+    # the first round of look-ups (orderStatus, frontendOpenOrders, userFills) answers
+    # from before the order
+    handle.inject("stale", 3)
+    b.submit(intent)
+    assert handle.faults.fired.get("stale") == 3
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+
+
+def test_trusting_a_single_stale_read_would_duplicate(exchange):
+    """The check above can fail: one 'absent' answer is not evidence enough."""
+    handle, wallet = exchange
+    b = _backend(handle, wallet, absent_confirmations=1)
+    intent = _limit(b, "naive")
+    handle.inject("timeout_after")
+    handle.inject("stale", 3)
+    b.submit(intent)
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 2}
+
+
+def test_partial_fill(exchange):
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    intent = OrderIntent("faults", "BTC", "buy", 0.02, reason="partial")
+    handle.inject("partial")
+    order = b.submit(intent)
+    assert order.status is OrderStatus.PARTIALLY_FILLED
+    assert order.filled_size == pytest.approx(0.01)
+    assert b.position("BTC") == pytest.approx(0.01)
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+    # a crossing Gtc limit rests its remainder
+    gtc = OrderIntent("faults", "BTC", "buy", 0.02, order_type="limit",
+                      limit_px=round(b.mid("BTC") * 1.01), reason="partial-gtc")  # fmt: skip
+    handle.inject("partial")
+    b.submit(gtc)
+    status = b.order_status(gtc.client_order_id)
+    assert status.status is OrderStatus.PARTIALLY_FILLED and status.filled_size == 0.01
+    assert [o.client_order_id for o in b.open_orders()] == [gtc.client_order_id]
+
+
+def test_rejection_is_raised_and_places_nothing(exchange):
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    intent = _market(b, "reject")
+    handle.inject("reject")
+    with pytest.raises(OrderRejected, match="injected") as info:
+        b.submit(intent)
+    assert info.value.client_order_id == intent.client_order_id
+    assert handle.orders_per_cloid(wallet.address) == {}
+
+
+def test_an_unreachable_outcome_is_unknown_not_absent(exchange, monkeypatch):
+    handle, wallet = exchange
+    b = _backend(handle, wallet, lookup_attempts=3)
+    intent = _limit(b, "dark")
+    place = handle.exchange.place
+
+    def place_then_go_dark(*args, **kwargs):
+        out = place(*args, **kwargs)
+        handle.inject("5xx", 50)  # every look-up fails: nothing can be established
+        return out
+
+    monkeypatch.setattr(handle.exchange, "place", place_then_go_dark)
+    handle.inject("timeout_after")
+    with pytest.raises(OrderStateUnknown) as info:
+        b.submit(intent)
+    assert info.value.client_order_id == intent.client_order_id
+    handle.faults.clear()
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+    assert b.order_status(intent.client_order_id).status is OrderStatus.OPEN
+
+
+def test_faults_from_a_spec_are_seeded(exchange):
+    from quantlab.execution.sim.faults import Faults
+
+    a, b = Faults("5xx:0.3", seed=1), Faults("5xx:0.3", seed=1)
+    assert [a.take("5xx") for _ in range(50)] == [b.take("5xx") for _ in range(50)]
+    with pytest.raises(Exception, match="unknown kind"):
+        Faults("boom:1")
