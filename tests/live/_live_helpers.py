@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from conftest import random_bars
 
 import quantlab as ql
-from conftest import random_bars
 
 COSTS = ql.backtest.Costs(maker_fee=0.0002, taker_fee=0.0005, slippage_bps=2.0, vol_slippage=0.1)
 

@@ -19,7 +19,7 @@ class Receiver:
         code = status
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
                 got.append((self.path, json.loads(self.rfile.read(n))))
                 self.send_response(code)

@@ -7,9 +7,9 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from _live_helpers import COSTS, STRATEGIES, bars_with_funding
 
 import quantlab as ql
-from _live_helpers import COSTS, STRATEGIES, bars_with_funding
 from quantlab.errors import DataError
 from quantlab.kernels import backtest as _bt
 from quantlab.live.decision import DecisionEngine
