@@ -17,6 +17,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from quantlab.data.sources import SOURCES as DATA_SOURCES
 from quantlab.errors import QuantlabError
 
 __all__ = [
@@ -33,7 +34,8 @@ __all__ = [
     "standalone_view",
 ]
 
-SOURCES = ("synthetic", "hyperliquid", "store")
+#: The data sources the pickers offer: the names of the one registry ``ql.data.load`` uses.
+SOURCES: tuple[str, ...] = tuple(DATA_SOURCES.names())
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 DEFAULT_START = dt.date(2024, 1, 1)
 DEFAULT_END = dt.date(2024, 2, 1)
