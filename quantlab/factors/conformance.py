@@ -50,6 +50,10 @@ def synthetic_bars(
 ) -> pd.DataFrame:
     """Return seeded random-walk bars with every standard and optional column.
 
+    The on-chain flow columns (``buy_flow sell_flow sm_buy_flow sm_sell_flow sm_buys
+    herd_buyers reserve_sol reserve_token``) are included, so the flow factors run
+    through the same checks as every other factor.
+
     Parameters
     ----------
     n
@@ -70,7 +74,7 @@ def synthetic_bars(
     high = np.maximum(open_, close) + spread
     low = np.minimum(open_, close) - spread
     index = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="time")
-    return pd.DataFrame(
+    df = pd.DataFrame(
         {
             "open": open_,
             "high": high,
@@ -82,6 +86,29 @@ def synthetic_bars(
         },
         index=index,
     )
+    return _add_onchain_columns(df, seed)
+
+
+def _add_onchain_columns(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Append the on-chain flow columns of ``quantlab.data.solana.flow_bars``.
+
+    Drawn from a generator of their own, so the bar columns above stay as they were:
+    zero-inflated SOL flows (most bars see no smart-money swap), counts, and pool
+    reserves that follow the flows through the constant-product invariant.
+    """
+    n = len(df)
+    rng = np.random.default_rng([seed, 12])
+    traded = rng.random((2, n)) < 0.9
+    flows = np.where(traded, rng.gamma(1.5, 2.0, (2, n)), 0.0)
+    smart = flows * np.where(rng.random((2, n)) < 0.3, rng.random((2, n)), 0.0)
+    df["buy_flow"], df["sell_flow"] = flows
+    df["sm_buy_flow"], df["sm_sell_flow"] = smart
+    df["sm_buys"] = np.where(smart[0] > 0, rng.poisson(1.5, n) + 1.0, 0.0)
+    df["herd_buyers"] = rng.poisson(2.0, n).astype(np.float64)
+    reserve_sol = 300.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    df["reserve_sol"] = reserve_sol
+    df["reserve_token"] = 3e6 * 300.0 / reserve_sol
+    return df
 
 
 def _fail(s: FactorSpec, check_name: str, msg: str) -> ConformanceError:

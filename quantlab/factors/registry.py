@@ -319,6 +319,7 @@ BUILTIN_MODULES = (
     "quantlab.factors.classic",
     "quantlab.factors.flow",
     "quantlab.factors.momentum",
+    "quantlab.factors.onchain",
     "quantlab.factors.perp",
     "quantlab.factors.regime",
     "quantlab.factors.volatility",

@@ -246,10 +246,16 @@ def cpmm_depth_nb(reserve_quote, move):
 
 
 @njit(cache=True, nogil=True)
-def log_change_nb(x, window):
-    """Return ``log(x_t / x_{t - window})``; NaN for the first ``window`` values."""
-    n = x.shape[0]
+def liquidity_change_nb(reserve_quote, reserve_base, window):
+    """Return ``0.5 * log(k_t / k_{t - window})`` with ``k = R_q R_b``; NaN for ``t < window``.
+
+    Oracle: ``0.5 * np.log(k).diff(window)`` in pandas.
+    """
+    n = reserve_quote.shape[0]
     out = np.full(n, np.nan)
     for i in range(window, n):
-        out[i] = math.log(x[i] / x[i - window])
+        out[i] = 0.5 * (
+            math.log(reserve_quote[i] * reserve_base[i])
+            - math.log(reserve_quote[i - window] * reserve_base[i - window])
+        )
     return out
