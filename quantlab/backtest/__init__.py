@@ -53,7 +53,14 @@ from quantlab.backtest.strategy import (
     mean_reversion,
     register_strategy,
 )
-from quantlab.backtest.sweeps import SweepResult, apply_params, best_params, parse_grid, sweep
+from quantlab.backtest.sweeps import (
+    SweepResult,
+    apply_params,
+    best_params,
+    parse_grid,
+    rank_table,
+    sweep,
+)
 from quantlab.backtest.validation import (
     Split,
     WalkForwardResult,
@@ -138,6 +145,7 @@ __all__ = [
     "prepare_bars",
     "probabilistic_sharpe_ratio",
     "purged_kfold_splits",
+    "rank_table",
     "read_verdict",
     "register_strategy",
     "run",

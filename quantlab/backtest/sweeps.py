@@ -67,6 +67,7 @@ __all__ = [
     "best_params",
     "expand_sweep",
     "parse_grid",
+    "rank_table",
     "run_sweep_cli",
     "sweep",
     "sweep_candidates",
@@ -398,6 +399,25 @@ def sweep(
     return table
 
 
+def rank_table(table: pd.DataFrame, metric: str = "sharpe") -> pd.DataFrame:
+    """Return the rows of a sweep table best first by ``metric``, in its better direction.
+
+    The smallest ``max_drawdown`` (or volatility, fees...) first, the largest ``sharpe``
+    first (:data:`~quantlab.backtest.stats.METRIC_DIRECTIONS`); NaN last; ties keep grid
+    order. ``attrs`` are kept.
+    """
+    if metric not in table.columns:
+        raise ConfigError(f"metric: {metric!r} is not a column of the sweep table")
+    if metric not in METRIC_DIRECTIONS:
+        raise ConfigError(
+            f"metric: {metric!r} has no better direction; use one of {sorted(METRIC_DIRECTIONS)}"
+        )
+    order = np.lexsort((np.arange(len(table)), -rank_scores(table[metric], metric)))
+    out = table.iloc[order]
+    out.attrs.update(table.attrs)
+    return out
+
+
 def best_params(
     table: pd.DataFrame, metric: str = "sharpe", *, maximize: bool | None = None
 ) -> dict:
@@ -561,8 +581,7 @@ def run_sweep_cli(
         flat.attrs = {}
         flat.to_csv(path, index=False)
         if top is not None:
-            order = np.lexsort((np.arange(len(table)), -rank_scores(table[metric], metric)))
             attrs = dict(table.attrs)
-            table = table.iloc[order[:top]].reset_index(drop=True)
+            table = rank_table(table, metric).head(top).reset_index(drop=True)
             table.attrs.update(attrs)
     return table
