@@ -172,7 +172,7 @@ class AdaptiveConformal(BaseModel):
         self.window = window
         self.alpha_1 = alpha_1
 
-    _state_attrs = ("state_", "alpha_t_", "threshold_", "n_scores_")
+    _state_attrs = ("_kernel_state", "alpha_t_", "threshold_", "n_scores_")
 
     def _validate(self) -> tuple[float, float, int, float]:
         a = _check_alpha(self.alpha)
@@ -208,8 +208,21 @@ class AdaptiveConformal(BaseModel):
         self._set_state(state)
         return _frame({"threshold": thr, "covered": cov, "alpha_t": lev}, index)
 
+    def state(self) -> dict[str, Any]:
+        """Return the live state: ``alpha_t``, ``threshold``, ``n_scores`` and the
+        calibration scores (sorted) that the next threshold is computed from."""
+        if "_kernel_state" not in self.__dict__:
+            return {}
+        _, srt, _, count, _ = self._kernel_state
+        return {
+            "alpha_t": self.alpha_t_,
+            "threshold": self.threshold_,
+            "n_scores": self.n_scores_,
+            "scores": np.array(srt[:count], dtype=np.float64),
+        }
+
     def _set_state(self, state: tuple) -> None:
-        self.state_ = state
+        self._kernel_state = state
         alpha_t, srt, _, count, _ = state
         self.alpha_t_ = float(alpha_t)
         self.threshold_ = float(conformal_threshold_sorted_nb(srt, count, alpha_t))
@@ -221,10 +234,10 @@ class AdaptiveConformal(BaseModel):
         s = float(score)
         if np.isinf(s):
             raise DataError(f"score = {score!r}: scores must be finite (or NaN)")
-        if not hasattr(self, "state_"):
+        if not hasattr(self, "_kernel_state"):
             cap = 1024 if w == 0 else w + 1
-            self.state_ = (a1, np.empty(cap), np.empty(max(w, 1)), 0, 0)
-        alpha_t, srt, ring, count, head = self.state_
+            self._kernel_state = (a1, np.empty(cap), np.empty(max(w, 1)), 0, 0)
+        alpha_t, srt, ring, count, head = self._kernel_state
         if w == 0 and count + 1 >= srt.shape[0]:
             grown = np.empty(2 * srt.shape[0])
             grown[:count] = srt[:count]
@@ -272,7 +285,20 @@ class QuantileTracker(BaseModel):
         self.csat = csat
         self.q0 = q0
 
-    _state_attrs = ("state_", "threshold_")
+    _state_attrs = ("_kernel_state", "threshold_")
+
+    def state(self) -> dict[str, Any]:
+        """Return the live state: the next ``threshold``, the proportional part ``p``, the
+        integral ``sum (err_s - alpha)`` and the number of observed steps."""
+        if "_kernel_state" not in self.__dict__:
+            return {}
+        p, integral, steps = self._kernel_state
+        return {
+            "threshold": self.threshold_,
+            "p": float(p),
+            "integral": float(integral),
+            "steps": float(steps),
+        }
 
     def _validate(self) -> tuple[float, float, float, float, float]:
         a = _check_alpha(self.alpha)
@@ -295,7 +321,7 @@ class QuantileTracker(BaseModel):
         a, eta, ki, csat, q0 = self._validate()
         arr, index = _series_values(scores, "scores", allow_nan=True)
         thr, cov, lev, state = pid_nb(arr, a, eta, ki, csat, q0)
-        self.state_ = state
+        self._kernel_state = state
         self.threshold_ = self._next_threshold(state, a, eta, ki, csat)
         return _frame({"threshold": thr, "covered": cov, "q": lev}, index)
 
@@ -310,9 +336,9 @@ class QuantileTracker(BaseModel):
         s = float(score)
         if np.isinf(s):
             raise DataError(f"score = {score!r}: scores must be finite (or NaN)")
-        state = getattr(self, "state_", (q0, 0.0, 0.0))
+        state = getattr(self, "_kernel_state", (q0, 0.0, 0.0))
         state, y = pid_step_nb(state, s, a, eta, ki, csat)
-        self.state_ = state
+        self._kernel_state = state
         self.threshold_ = self._next_threshold(state, a, eta, ki, csat)
         return float(y[0]), float(y[1]), float(y[2])
 

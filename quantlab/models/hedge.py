@@ -128,8 +128,11 @@ class Hedge(BaseModel):
 
     def _set_state(self, log_w: FloatArray, n_updates: int) -> None:
         self.log_weights_ = log_w
-        w = np.exp(log_w - log_w.max())
-        self.weights_ = w / w.sum()
+        # the step kernel's own normalisation (a NaN loss leaves log_w as it is), so the
+        # live weights are bit-identical to the batch run's next row
+        w = np.empty_like(log_w)
+        hedge_step_nb(log_w.copy(), np.full(log_w.shape[0], np.nan), float(self.eta), w)
+        self.weights_ = w
         self.n_updates_ = n_updates
 
     def update(self, loss_vector: Any) -> FloatArray:
