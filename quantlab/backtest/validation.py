@@ -31,8 +31,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from quantlab._typing import Fill, Gaps
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import PreparedBars, prepare_bars, run
+from quantlab.backtest.options import RunOptions, resolve_options
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import STAT_NAMES, compute_stats
 from quantlab.backtest.strategy import StrategyBase, load_strategy
@@ -53,8 +55,6 @@ __all__ = [
     "walk_forward_splits",
 ]
 
-Fill = Literal["next_open", "close"]
-Gaps = Literal["error", "ffill", "allow"]
 Metric = str | Callable[[BacktestResult], float]
 
 
@@ -607,14 +607,15 @@ def walk_forward(
     gap: int = 0,
     anchor: Literal["end", "start"] = "end",
     metric: Metric = "sharpe",
-    costs: Costs | float | dict | None = None,
+    costs: Costs | float | dict | str | RunOptions | None = None,
     stress: Sequence[float] = (2.0, 3.0),
-    fill: Fill = "next_open",
-    init_cash: float = 10_000.0,
+    fill: Fill | None = None,
+    init_cash: float | None = None,
     interval: str | None = None,
-    gaps: Gaps = "error",
+    gaps: Gaps | None = None,
     lookback: int | None = None,
     max_splits: int | None = MAX_SPLITS,
+    options: RunOptions | None = None,
 ) -> WalkForwardResult:
     """Walk forward: choose parameters on each train window, trade them on the next test window.
 
@@ -661,9 +662,13 @@ def walk_forward(
     returns. A fold therefore depends only on rows before its test window ends.
     """
     _check_metric(metric)
-    bars = _prepare(df, interval, gaps)
+    opts = resolve_options(
+        options, costs=costs, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps
+    )
+    fill, init_cash = opts.fill, opts.init_cash
+    bars = _prepare(df, opts.interval, opts.gaps)
     df = bars.df
-    cost = make_costs(costs)
+    cost = opts.costs
     candidates, labels, n_invalid = expand_grid(strategy, grid)
     n = len(df)
     if splits is None:
@@ -792,13 +797,14 @@ def holdout(
 def stress(
     df: pd.DataFrame,
     strategy: StrategyBase | dict | str,
-    costs: Costs | float | dict | None = None,
+    costs: Costs | float | dict | str | RunOptions | None = None,
     multipliers: Sequence[float] = (1.0, 2.0, 3.0),
     *,
-    fill: Fill = "next_open",
-    init_cash: float = 10_000.0,
+    fill: Fill | None = None,
+    init_cash: float | None = None,
     interval: str | None = None,
-    gaps: Gaps = "error",
+    gaps: Gaps | None = None,
+    options: RunOptions | None = None,
 ) -> pd.DataFrame:
     """Return the statistics of one strategy with its costs multiplied by each factor.
 
@@ -811,11 +817,14 @@ def stress(
     """
     if not multipliers:
         raise ConfigError("multipliers: empty")
-    bars = _prepare(df, interval, gaps)
+    opts = resolve_options(
+        options, costs=costs, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps
+    )
+    bars = _prepare(df, opts.interval, opts.gaps)
     rows = {}
     for m in multipliers:
-        c = scale_costs(costs, m)
-        res = run(bars, strategy, c, fill=fill, init_cash=init_cash)
+        c = scale_costs(opts.costs, m)
+        res = run(bars, strategy, c, fill=opts.fill, init_cash=opts.init_cash)
         rows[float(m)] = res.stats
     return pd.DataFrame(rows).T.rename_axis("cost_multiplier")
 
@@ -824,12 +833,13 @@ def candidate_returns(
     df: pd.DataFrame,
     strategy: StrategyBase | dict | str,
     grid: Mapping[str, Sequence[Any]] | None = None,
-    costs: Costs | float | dict | None = None,
+    costs: Costs | float | dict | str | RunOptions | None = None,
     *,
-    fill: Fill = "next_open",
-    init_cash: float = 10_000.0,
+    fill: Fill | None = None,
+    init_cash: float | None = None,
     interval: str | None = None,
-    gaps: Gaps = "error",
+    gaps: Gaps | None = None,
+    options: RunOptions | None = None,
 ) -> pd.DataFrame:
     """Return every grid candidate's per-bar returns, one column per candidate.
 
@@ -838,13 +848,15 @@ def candidate_returns(
     ``n_invalid`` (combinations refused) and ``stats`` (a frame of each candidate's
     statistics, e.g. its ``sharpe`` column for the Deflated Sharpe Ratio).
     """
-    bars = _prepare(df, interval, gaps)
+    opts = resolve_options(
+        options, costs=costs, fill=fill, init_cash=init_cash, interval=interval, gaps=gaps
+    )
+    bars = _prepare(df, opts.interval, opts.gaps)
     df = bars.df
     candidates, labels, n_invalid = expand_grid(strategy, grid)
-    cost = make_costs(costs)
     cols, stats = {}, {}
     for cand, lab in zip(candidates, labels, strict=True):
-        res = run(bars, cand, cost, fill=fill, init_cash=init_cash)
+        res = run(bars, cand, opts.costs, fill=opts.fill, init_cash=opts.init_cash)
         cols[lab] = res.returns.to_numpy()
         stats[lab] = res.stats
     out = pd.DataFrame(cols, index=df.index)
