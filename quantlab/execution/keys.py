@@ -18,9 +18,8 @@ __all__ = ["DEFAULT_KEY_ENV", "load_wallet"]
 DEFAULT_KEY_ENV = "HL_PRIVATE_KEY"
 
 
-def _repo_root() -> Path | None:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
+def _repo_root(start: Path) -> Path | None:
+    for parent in (start, *start.parents):
         if (parent / ".git").exists() or (parent / "pyproject.toml").exists():
             return parent
     return None
@@ -64,10 +63,9 @@ def load_wallet(*, env: str | None = DEFAULT_KEY_ENV, path: str | os.PathLike | 
     """
     if path is not None:
         p = Path(path).expanduser().resolve()
-        if _inside(p, _repo_root()) or _inside(p, Path.cwd().resolve()):
-            raise ConfigError(
-                f"key: {p} is inside the repository/working folder; keep keys outside it"
-            )
+        repos = (_repo_root(Path(__file__).resolve().parent), _repo_root(Path.cwd().resolve()))
+        if any(_inside(p, root) for root in repos):
+            raise ConfigError(f"key: {p} is inside the repository; keep keys outside it")
         if not p.is_file():
             raise ConfigError(f"key: no key file at {p}")
         mode = stat.S_IMODE(p.stat().st_mode)
