@@ -16,6 +16,7 @@ from quantlab.models.accuracy import (
     pit_histogram,
 )
 from quantlab.models.base import FilterResult, IMMResult, RBPFResult, Step
+from quantlab.models.capital_flow import CapitalFlowModel
 from quantlab.models.conformal import (
     AdaptiveConformal,
     QuantileTracker,
@@ -40,6 +41,7 @@ __all__ = [
     "RBPF",
     "AccuracyTracker",
     "AdaptiveConformal",
+    "CapitalFlowModel",
     "FilterResult",
     "Garch",
     "Hawkes",

@@ -109,7 +109,7 @@ def simulate(
     noise_rate: float = 1.0 / 3.0,
     lead: float = 1800.0,
     herd_peak: float = 3600.0,
-    herd_buyers: int = 120,
+    herd_buyers: int = 200,
     reserve_sol: float = 300.0,
     price0: float = 1e-4,
     swap_fee: float = 0.0025,
@@ -231,7 +231,7 @@ def simulate(
             times = trig + rng.gamma(2.0, herd_peak, n_buy)  # intensity peaks at herd_peak
             who = rng.choice(herd_ids, n_buy) if herd_ids else []
             for t, w in zip(times, who, strict=False):
-                add(t, int(w), k, 1, rng.lognormal(np.log(0.5), 0.6))
+                add(t, int(w), k, 1, rng.lognormal(np.log(1.0), 0.6))
                 add(t + rng.exponential(3 * herd_peak), int(w), k, -1, 1.0)
             start_ts = pd.Timestamp(start, tz="UTC")
             for phase, a, b in (
