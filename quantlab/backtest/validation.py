@@ -457,8 +457,6 @@ def _run_window(
     costs: Costs,
     fill: Fill,
     init_cash: float,
-    interval: str,
-    gaps: Gaps,
     lookback: int | None,
 ) -> _Window:
     """Trade ``strategy`` over rows ``[test_start, test_end)`` from a flat, fresh account.

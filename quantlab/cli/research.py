@@ -48,9 +48,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     rules = ", ".join(f"{n:,} break {r}" for r, n in res.invalid_by_rule.items())
     costs_text = res.costs_text or describe_costs(table.attrs["costs"])
     print(
-        f"best {min(args.top, len(table))} of {res.n_trials:,} combinations by {args.metric} "
+        f"{res.n_trials:,} trials, {res.n_invalid:,} invalid combinations skipped"
+        + (f" ({rules})" if rules else "")
+        + f"; best {min(args.top, len(table))} by {args.metric} "
         f"({'smaller' if _smaller(args.metric) else 'larger'} is better); "
-        f"{res.n_invalid:,} skipped" + (f" ({rules})" if rules else "") + "; "
         f"costs: {costs_text}; fill {res.fill}; {res.elapsed_s:.2f} s"
         + (f"; every row written to {args.output}" if args.output else "")
     )

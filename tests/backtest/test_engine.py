@@ -65,8 +65,8 @@ def test_next_open_versus_close_fills():
     c = [10.5, 11.5, 12.5, 13.5, 14.5, 15.5]
     df = bars(c, o)
     s = scripted([0, 1, 1, 0, 0, 0])
-    at_close = ql.backtest.run(df, s, fill="close", init_cash=1000.0).trades
-    at_open = ql.backtest.run(df, s, fill="next_open", init_cash=1000.0).trades
+    at_close = ql.backtest.run(df, s, fill="close", init_cash=1000.0, costs=0).trades
+    at_open = ql.backtest.run(df, s, fill="next_open", init_cash=1000.0, costs=0).trades
     # decided at the close of bar 1, exited at the close of bar 3 ...
     assert list(at_close[["entry_idx", "exit_idx"]].iloc[0]) == [1, 3]
     assert at_close["entry_price"].iloc[0] == 11.5 and at_close["exit_price"].iloc[0] == 13.5
@@ -86,7 +86,7 @@ def test_funding_sign_and_magnitude(side, freq, hours):
     # is held through bars 2..6: 5 bars * 100 units * 100 * 1e-4 * hours = 5 * hours.
     df = bars(np.full(10, 100.0), freq=freq, funding=1e-4)
     s = scripted([0, side, side, side, side, side, 0, 0, 0, 0], direction="both")
-    res = ql.backtest.run(df, s, fill="next_open", init_cash=10_000.0)
+    res = ql.backtest.run(df, s, fill="next_open", init_cash=10_000.0, costs=0)
     paid = 5.0 * hours * side  # longs pay a positive rate, shorts receive it
     assert res.trades["funding"].iloc[0] == pytest.approx(paid)
     assert res.funding.sum() == pytest.approx(paid)
@@ -127,7 +127,7 @@ def one_bar_case(o, h, lo, stops, **kw):
         [100.0, 100.0, c, c], [100.0, 100.0, o, c], [100.0, 100.0, h, c], [100.0, 100.0, lo, c]
     )
     s = scripted([0, 1, 1, 1], stops=stops, **kw)
-    return ql.backtest.run(df, s, fill="close", init_cash=1000.0)
+    return ql.backtest.run(df, s, fill="close", init_cash=1000.0, costs=0)
 
 
 def test_stop_and_target_in_one_bar_report_both_orderings():
@@ -167,7 +167,7 @@ def test_atr_stop_takes_the_tighter_level():
     )
     atr = ta.atr_nb(df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy(), 3)
     s = scripted([0, 0, 0, 1, 1, 1, 1], stops={"atr_mult": 1.0, "atr_window": 3, "stop_loss": 0.1})
-    t = ql.backtest.run(df, s, fill="close", init_cash=1000.0).trades.iloc[0]
+    t = ql.backtest.run(df, s, fill="close", init_cash=1000.0, costs=0).trades.iloc[0]
     assert t["exit_reason"] == "stop" and t["exit_idx"] == 6
     assert t["exit_price"] == pytest.approx(100.0 - atr[3])
 
@@ -182,7 +182,7 @@ def test_trailing_stop_with_activation():
     )
     stops = {"trail_activation": 0.005, "trail_distance": 0.02}
     t = ql.backtest.run(
-        df, scripted([0, 1, 1, 1, 1], stops=stops), fill="close", init_cash=1000.0
+        df, scripted([0, 1, 1, 1, 1], stops=stops), fill="close", init_cash=1000.0, costs=0
     ).trades.iloc[0]
     assert (t["exit_reason"], t["exit_idx"]) == ("trailing", 3)
     assert t["exit_price"] == pytest.approx(110.0 * 0.98)
@@ -213,7 +213,7 @@ LIMIT_CLOSE = [100, 100, 100, 96, 94, 94, 94, 95, 96, 97]
 def limit_case(limits):
     df = bars(LIMIT_CLOSE, [100, *LIMIT_CLOSE[:-1]], start="2024-01-01 18:00")
     s = scripted([0] + [1] * 9, limits=limits)
-    return ql.backtest.run(df, s, fill="next_open", init_cash=1000.0)
+    return ql.backtest.run(df, s, fill="next_open", init_cash=1000.0, costs=0)
 
 
 def test_daily_loss_limit_halts_until_next_day():
@@ -241,6 +241,7 @@ def test_cooldown_after_stop():
         scripted([0] + [1] * 9, limits={"rearm_after_exit": False}, **base),
         fill="close",
         init_cash=1000.0,
+        costs=0,
     )
     # the stop bar itself (3) takes no new order, as in vectorbt; re-entry at bar 4
     assert list(free.trades["entry_idx"]) == [1, 4]
@@ -249,9 +250,12 @@ def test_cooldown_after_stop():
         scripted([0] + [1] * 9, limits={"rearm_after_exit": False, "cooldown_bars": 3}, **base),
         fill="close",
         init_cash=1000.0,
+        costs=0,
     )
     assert list(cool.trades["entry_idx"]) == [1, 7]  # bars 4-6 cool down
-    rearm = ql.backtest.run(df, scripted([0] + [1] * 9, **base), fill="close", init_cash=1000.0)
+    rearm = ql.backtest.run(
+        df, scripted([0] + [1] * 9, **base), fill="close", init_cash=1000.0, costs=0
+    )
     assert list(rearm.trades["entry_idx"]) == [1]  # a new entry needs the target to reset
 
 
@@ -265,9 +269,9 @@ def test_binomial_breaker_pauses_entries():
         breaker={"threshold": 0.2, "pause_bars": 5},
         edge={"win_rate": 0.5, "min_trades": 100},
     )
-    res = ql.backtest.run(df, s, fill="close", init_cash=1000.0)
+    res = ql.backtest.run(df, s, fill="close", init_cash=1000.0, costs=0)
     assert list(res.trades["entry_idx"]) == [1, 3, 5, 11, 13, 15]
-    no_breaker = ql.backtest.run(df, scripted([k % 2 for k in range(n)]), fill="close")
+    no_breaker = ql.backtest.run(df, scripted([k % 2 for k in range(n)]), fill="close", costs=0)
     assert list(no_breaker.trades["entry_idx"]) == [1, 3, 5, 7, 9, 11, 13, 15]
 
 
@@ -281,7 +285,7 @@ def test_kelly_sizing_in_engine():
     no_edge = scripted(
         [0, 1, 1, 0, 0, 0], sizing={"kind": "kelly"}, edge={"win_rate": 0.4, "payoff": 1.0}
     )
-    assert len(ql.backtest.run(df, no_edge).trades) == 0
+    assert len(ql.backtest.run(df, no_edge, costs=0).trades) == 0
 
 
 def test_vol_target_sizing_in_engine():

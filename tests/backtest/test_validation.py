@@ -305,7 +305,7 @@ def test_stress_scales_costs(bars):
     costs = ql.backtest.Costs(taker_fee=0.0005, maker_fee=0.0002, slippage_bps=3.0)
     table = v.stress(bars, s, costs, multipliers=(0.0, 1.0, 2.0, 3.0))
     pd.testing.assert_series_equal(
-        table.loc[0.0], ql.backtest.run(bars, s, None).stats, check_names=False
+        table.loc[0.0], ql.backtest.run(bars, s, 0).stats, check_names=False
     )
     pd.testing.assert_series_equal(
         table.loc[2.0], ql.backtest.run(bars, s, v.scale_costs(costs, 2)).stats, check_names=False
