@@ -26,6 +26,16 @@ from quantlab.execution.model import (
     make_client_order_id,
 )
 from quantlab.execution.paper import PaperBackend, PaperConfig
+from quantlab.execution.pipeline import (
+    Breach,
+    Decision,
+    ExecutionPipeline,
+    ExecutionResult,
+    OrderSizer,
+    PostTradeValidator,
+    ProfitabilityFilter,
+)
+from quantlab.execution.slippage import SlippageEstimator
 from quantlab.registry import Registry
 
 #: Execution backends by name: a class or factory called with keyword arguments.
@@ -54,17 +64,25 @@ __all__ = [
     "BACKENDS",
     "Account",
     "Bar",
+    "Breach",
+    "Decision",
     "ExecutionBackend",
+    "ExecutionPipeline",
+    "ExecutionResult",
     "Fill",
     "Liquidity",
     "Order",
     "OrderIntent",
+    "OrderSizer",
     "OrderStatus",
     "OrderType",
     "PaperBackend",
     "PaperConfig",
     "Position",
+    "PostTradeValidator",
+    "ProfitabilityFilter",
     "Side",
+    "SlippageEstimator",
     "TimeInForce",
     "TriggerKind",
     "make_backend",
