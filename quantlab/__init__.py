@@ -30,6 +30,7 @@ _SUBPACKAGES = (
     "models",
     "risk",
     "backtest",
+    "execution",
     "live",
     "lifecycle",
     "reports",

@@ -88,3 +88,14 @@ __all__ = [
     "make_backend",
     "make_client_order_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # submodules with heavier imports load on first use: ql.execution.sim.serve(...)
+    if name in ("sim", "hyperliquid", "keys", "venue", "ratelimit"):
+        import importlib
+
+        module = importlib.import_module(f"quantlab.execution.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'quantlab.execution' has no attribute {name!r}")
