@@ -49,3 +49,23 @@ def test_every_notebook_runs_on_a_plain_4h_csv_with_a_gap(tmp_path):
         assert "funding_rate" not in card["columns"]
     html = (run.run_dir / run.notebooks[0].output_html).read_text(encoding="utf-8")
     assert "1 missing bar(s) of 4h" in html  # the quality table counts it at the data's interval
+
+
+@pytest.mark.notebook
+def test_the_readme_store_command_runs(tmp_path, monkeypatch, capsys):
+    """`quantlab report notebooks/01_data_quality.ipynb -p source store -p symbol ETH`."""
+    from quantlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    bars = ql.data.load("synthetic", symbol="ETH", interval="1h", n_bars=200, seed=5)
+    ql.data.store.Store("data").write(bars, "hyperliquid", "ETH", "1h")
+    notebook = str(ROOT / "notebooks" / "01_data_quality.ipynb")
+    argv = ["report", notebook, "-p", "source", "store", "-p", "symbol", "ETH"]
+    assert main([*argv, "--run-id", "eth"]) == 0
+    out = capsys.readouterr().out
+    assert "ok  " in out and "eth" in out
+    (run,) = ql.reports.list_runs("reports")
+    (card,) = run["notebooks"][0]["data"]
+    assert (card["source"], card["symbol"], card["interval"], card["rows"]) == (
+        "store", "ETH", "1h", 200,
+    )  # fmt: skip
