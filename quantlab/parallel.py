@@ -6,7 +6,8 @@ notebooks)::
     results = map_jobs(func, items, executor="processes")       # or "threads", None
     results = map_jobs(func, items, executor="tcp://head:8786") # a dask.distributed cluster
 
-``executor`` is None (here, one after the other), ``"threads"``, ``"processes"``, a
+``executor`` is None (here, one after the other), ``"threads"``, ``"processes"`` (spawned
+workers, one numba thread each), a
 :class:`concurrent.futures.Executor`, a Dask scheduler address, a ``distributed.Client``
 or a cluster object (``LocalCluster(...)``). Results come back in the order of ``items``;
 the first failing job raises here after the others were cancelled.
@@ -14,6 +15,7 @@ the first failing job raises here after the others were cancelled.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -129,6 +131,16 @@ def map_on_cluster(
                 f.cancel()
 
 
+def _one_thread() -> None:
+    """Give each worker process one numba thread (the pool already uses every core)."""
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+
+
 def _call(job: tuple[Callable[..., Any], Any, dict[str, Any]]) -> Any:
     func, item, kwargs = job
     return func(item, **kwargs)
@@ -172,7 +184,12 @@ def map_jobs(
     if executor == "threads":
         own = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
     elif executor == "processes":
-        own = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+        # spawn, not fork: a process whose numba threads run on OpenMP must not fork
+        own = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_one_thread,
+        )
     elif not isinstance(executor, Executor):
         raise ConfigError(
             "executor: expected None, 'threads', 'processes', a concurrent.futures.Executor "
