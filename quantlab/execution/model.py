@@ -448,9 +448,12 @@ class Bar:
     close: float
     volume: float = float("nan")
     funding_rate: float = float("nan")  # per hour, NaN when unknown
+    time_ms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time", _ts(to_ms(self.time)))
+        ms = to_ms(self.time)
+        object.__setattr__(self, "time_ms", ms)
+        object.__setattr__(self, "time", _ts(ms))
         for name in ("open", "high", "low", "close"):
             _check_positive(getattr(self, name), f"Bar.{name}")
         if not self.low <= min(self.open, self.close) <= max(self.open, self.close) <= self.high:
@@ -458,8 +461,3 @@ class Bar:
                 f"Bar at {self.time}: needs low <= open, close <= high, got "
                 f"o={self.open} h={self.high} l={self.low} c={self.close}"
             )
-
-    @property
-    def time_ms(self) -> int:
-        """Return the bar's open time in epoch milliseconds."""
-        return to_ms(self.time)

@@ -128,6 +128,7 @@ class PaperBackend(ExecutionBackend):
         self._leverage: dict[str, float] = {}
         self._last: dict[str, Bar] = {}
         self._books: dict[str, _Book] = {}  # by client order id, every order ever
+        self._live: dict[int, _Book] = {}  # live orders by sequence number
         self._fills: list[Fill] = []
         self._pending_market: list[str] = []
         self._close_inputs: dict[str, tuple[float, float]] = {}
@@ -167,6 +168,7 @@ class PaperBackend(ExecutionBackend):
             self._close_inputs[sym] = (bar_vol, volume_ref)
             for cloid in [c for c in self._pending_market if self._books[c].order.symbol == sym]:
                 self._pending_market.remove(cloid)
+                self._store(self._books[cloid], self._books[cloid].order)
                 self._fill_taker(self._books[cloid], bar.open, bar_vol, volume_ref, t0)
             # 2. intrabar: stops, targets, limits, liquidation
             self._intrabar(bar, bar_vol, volume_ref, t_close)
@@ -227,12 +229,14 @@ class PaperBackend(ExecutionBackend):
             )
             book = _Book(order, self._seq)
             self._books[intent.client_order_id] = book
+            self._store(book, order)
             if intent.order_type is OrderType.MARKET:
                 if self.config.fill == "close":
                     bar_vol, volume_ref = self._inputs_at_close(sym)
                     self._fill_taker(book, last.close, bar_vol, volume_ref, self._now_ms)
                 else:
                     self._pending_market.append(intent.client_order_id)
+                    self._store(book, book.order)
             elif intent.order_type is OrderType.LIMIT:
                 crosses = (intent.side.is_buy and intent.limit_px >= last.close) or (
                     not intent.side.is_buy and intent.limit_px <= last.close
@@ -402,22 +406,23 @@ class PaperBackend(ExecutionBackend):
         px = float(liquidation_price_nb(self._cash + other, qty, mmr))
         return None if math.isnan(px) else px
 
-    def _live_books(self) -> list[_Book]:
-        return sorted(
-            (
-                b
-                for b in self._books.values()
-                if b.order.status.is_live
-                and (
-                    b.order.order_type is not OrderType.MARKET
-                    or b.order.client_order_id in self._pending_market
-                )
-            ),
-            key=lambda b: b.seq,
+    def _store(self, book: _Book, order: Order) -> None:
+        """Set a book's order and keep the index of live orders in step."""
+        book.order = order
+        live = order.status.is_live and (
+            order.order_type is not OrderType.MARKET
+            or order.client_order_id in self._pending_market
         )
+        if live:
+            self._live[book.seq] = book
+        else:
+            self._live.pop(book.seq, None)
+
+    def _live_books(self) -> list[_Book]:
+        return [self._live[k] for k in sorted(self._live)]
 
     def _set_status(self, book: _Book, status: OrderStatus, message: str = "") -> None:
-        book.order = replace(book.order, status=status, message=message, time_ms=self._now_ms)
+        self._store(book, replace(book.order, status=status, message=message, time_ms=self._now_ms))
 
     def _intrabar(self, bar: Bar, bar_vol: float, volume_ref: float, t_close: int) -> None:
         sym = bar.symbol
@@ -508,6 +513,7 @@ class PaperBackend(ExecutionBackend):
         )
         book = _Book(order, self._seq)
         self._books[f"liq-{self._oid}"] = book
+        self._store(book, order)
         self._fill_taker(book, px, bar_vol, volume_ref, t, reason="liquidation")
 
     def _clip_reduce_only(self, book: _Book) -> float:
@@ -608,9 +614,9 @@ class PaperBackend(ExecutionBackend):
         status = (
             OrderStatus.FILLED if filled >= o.size * (1 - 1e-12) else OrderStatus.PARTIALLY_FILLED
         )
-        book.order = replace(o, filled_size=filled, avg_px=avg, status=status, time_ms=t)
+        self._store(book, replace(o, filled_size=filled, avg_px=avg, status=status, time_ms=t))
         if status is OrderStatus.PARTIALLY_FILLED and o.order_type is OrderType.MARKET:
             # a market order does not rest: its unfilled (reduce-only) remainder is dropped
-            book.order = replace(book.order, message="remainder not filled")
             if o.client_order_id in self._pending_market:
                 self._pending_market.remove(o.client_order_id)
+            self._store(book, replace(book.order, message="remainder not filled"))
