@@ -380,3 +380,42 @@ def test_factor_plugins_by_entry_point(monkeypatch, temp_factor):
         ql.factors.names()
     group_eps.clear()
     assert "rsi" in ql.factors.names()
+
+
+def test_unsorted_or_duplicated_index_names_the_first_offending_row(df):
+    # #15: factors run on bar positions, so bars must be in time order, each once
+    shuffled = df.iloc[[0, 1, 2, 4, 3, 5]]
+    with pytest.raises(
+        ql.DataError, match=r"row 4 \(2024-01-01 03:00:00\+00:00\) comes before row 3"
+    ):
+        ql.factors.compute("sma", shuffled, window=2)
+    dup = pd.concat([df.iloc[:3], df.iloc[2:5]])
+    with pytest.raises(ql.DataError, match=r"row 3 \(2024-01-01 02:00:00\+00:00\) repeats row 2"):
+        ql.factors.compute_many(dup, ["sma", "rsi"])
+    ok = ql.factors.compute("sma", df.reset_index(drop=True), window=3)  # a RangeIndex
+    np.testing.assert_array_equal(ok.to_numpy(), ql.factors.compute("sma", df, window=3).to_numpy())
+
+
+def test_float64_inputs_are_read_without_a_copy(df, monkeypatch):
+    from quantlab.factors import registry
+
+    seen = []
+    real = registry._first_nonfinite
+
+    def spy(arr):
+        seen.append(arr)
+        return real(arr)
+
+    monkeypatch.setattr(registry, "_first_nonfinite", spy)
+    ql.factors.compute("atr", df)
+    assert len(seen) == 3
+    for arr, col in zip(seen, ("high", "low", "close"), strict=True):
+        assert np.shares_memory(arr, df[col].to_numpy())
+    # other dtypes are converted (and checked) as before
+    as32 = df.astype({"close": np.float32})
+    np.testing.assert_allclose(
+        ql.factors.compute("sma", as32, window=5).to_numpy(),
+        ql.factors.compute(
+            "sma", df.astype({"close": np.float32}).astype({"close": np.float64}), window=5
+        ).to_numpy(),
+    )
