@@ -76,6 +76,7 @@ from quantlab.backtest.validation import (
 )
 from quantlab.backtest.verdict import (
     GateConfig,
+    Verdict,
     canonical_json,
     evaluate_gates,
     make_verdict,
@@ -111,6 +112,7 @@ __all__ = [
     "Split",
     "StrategyBase",
     "SweepResult",
+    "Verdict",
     "WalkForwardResult",
     "apply_params",
     "attribute_backtest",

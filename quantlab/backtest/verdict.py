@@ -43,6 +43,7 @@ from quantlab.provenance import git_commit
 __all__ = [
     "SCHEMA",
     "GateConfig",
+    "Verdict",
     "canonical_json",
     "evaluate_gates",
     "make_verdict",
@@ -225,6 +226,61 @@ def _interval_name(seconds: float) -> str:
     return f"{sec}s"
 
 
+class Verdict(dict):
+    """A validation verdict: the ``validation.json`` document, with typed accessors.
+
+    It is the plain JSON mapping (``verdict["gates"]``, ``json.dumps(verdict)`` and every
+    reader of the file keep working) plus attributes that say what a verdict holds.
+    """
+
+    @property
+    def passed(self) -> bool:
+        """Whether every applicable gate passed."""
+        return bool(self["passed"])
+
+    @property
+    def status(self) -> str:
+        """``"validated"`` or ``"candidate"``."""
+        return str(self["status"])
+
+    @property
+    def strategy_hash(self) -> str:
+        """SHA-256 of the strategy's canonical configuration."""
+        return str(self["strategy_hash"])
+
+    @property
+    def strategy(self) -> dict[str, Any]:
+        """The validated configuration."""
+        return dict(self["strategy"])
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The validation metrics the gates read."""
+        return dict(self["metrics"])
+
+    @property
+    def gates(self) -> list[dict[str, Any]]:
+        """One row per gate: name, value, threshold, applicable, passed."""
+        return list(self["gates"])
+
+    @property
+    def failed_gates(self) -> list[str]:
+        """Names of the applicable gates that failed."""
+        return [str(g["name"]) for g in self["gates"] if g["applicable"] and not g["passed"]]
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON of everything else."""
+        return str(self["content_hash"])
+
+    def __repr__(self) -> str:
+        return (
+            f"Verdict({self.get('verdict')!r}, status={self.get('status')!r}, "
+            f"strategy_hash={str(self.get('strategy_hash'))[:12]!r}..., "
+            f"failed={self.failed_gates if 'gates' in self else '?'})"
+        )
+
+
 def make_verdict(
     strategy: StrategyBase | Mapping[str, Any] | str | Path,
     metrics: Mapping[str, Any],
@@ -233,7 +289,7 @@ def make_verdict(
     gates: GateConfig | Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     created_at: _dt.datetime | None = None,
-) -> dict[str, Any]:
+) -> Verdict:
     """Return the verdict document that :func:`write_verdict` saves as ``validation.json``.
 
     Parameters
@@ -288,7 +344,7 @@ def make_verdict(
     }
     canonical_json(doc)  # refuse anything JSON cannot hold, before hashing
     doc["content_hash"] = _content_hash(doc)
-    return doc
+    return Verdict(doc)
 
 
 def write_verdict(verdict: Mapping[str, Any], path: str | Path) -> Path:
@@ -317,7 +373,7 @@ _REQUIRED = ("schema", "strategy", "strategy_hash", "gates", "passed", "status",
 
 def read_verdict(
     path: str | Path, *, strategy: StrategyBase | Mapping[str, Any] | str | Path | None = None
-) -> dict[str, Any]:
+) -> Verdict:
     """Read a ``validation.json`` and check it; return the verdict document.
 
     Parameters
@@ -374,7 +430,7 @@ def read_verdict(
             f"verdict {p}: passed={doc['passed']!r}, status={doc['status']!r} disagree with "
             f"the gates (which say passed={passed})"
         )
-    return doc
+    return Verdict(doc)
 
 
 # ------------------------------------------------------------------------- pipeline
@@ -398,7 +454,7 @@ def run_validation(
     fill: str = "next_open",
     init_cash: float = 10_000.0,
     interval: str | None = None,
-) -> dict[str, Any]:
+) -> Verdict:
     """Validate a strategy end to end and return its verdict document.
 
     Parameters

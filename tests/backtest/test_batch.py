@@ -134,3 +134,27 @@ def test_walk_forward_refuses_a_bar_count_read_as_folds(bars):
         )
     splits = ql.backtest.walk_forward_splits(900, test_size=2, train_size=400, max_splits=None)
     assert len(splits) == 250
+
+
+def test_verdict_is_the_json_document_with_typed_accessors(tmp_path):
+    import json
+
+    from quantlab.backtest import verdict as vd
+
+    good = {
+        "dsr": 0.97,
+        "pbo": 0.1,
+        "oos_sharpe": 1.4,
+        "oos_trades": 45,
+        "stress_total_return": 0.08,
+        "oos_max_drawdown": 0.12,
+        "n_trials": 12,
+    }
+    s = ql.backtest.ma_cross(fast=10, slow=30)
+    v = vd.make_verdict(s, {**good, "oos_max_drawdown": 0.5})
+    assert isinstance(v, ql.backtest.Verdict) and isinstance(v, dict)
+    assert v.passed is v["passed"] is False and v.status == v["status"] == "candidate"
+    assert v.failed_gates == ["max_drawdown"] and v.strategy_hash == vd.strategy_hash(s)
+    assert json.loads(json.dumps(v))["content_hash"] == v.content_hash
+    back = vd.read_verdict(vd.write_verdict(v, tmp_path))
+    assert isinstance(back, ql.backtest.Verdict) and back == v
