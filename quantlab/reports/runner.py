@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quantlab import provenance as _provenance
 from quantlab._typing import PathLikeStr
 from quantlab.errors import ConfigError, ReportError
+from quantlab.provenance import git_commit as _git_commit
 from quantlab.reports.artifacts import REPORT_DIR_ENV
 from quantlab.reports.cards import DATA_CARD_MIME
 from quantlab.reports.index import write_index
@@ -96,7 +96,7 @@ def default_notebooks(notebook_dir: PathLikeStr = DEFAULT_NOTEBOOK_DIR) -> list[
 
 def git_commit(cwd: PathLikeStr = ".") -> tuple[str | None, bool | None]:
     """Return ``(commit, dirty)`` of the repository at ``cwd``; ``(None, None)`` outside git."""
-    return _provenance.git_commit(cwd)
+    return _git_commit(cwd)
 
 
 def check_run_id(run_id: object) -> str:
