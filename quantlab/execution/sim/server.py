@@ -50,6 +50,7 @@ def request_weight(path: str, body: dict[str, Any]) -> int:
 class _Handler(BaseHTTPRequestHandler):
     server: SimServer  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # answers go out at once (no 40 ms delayed-ACK stalls)
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and notebooks read their own output
