@@ -46,6 +46,7 @@ from quantlab.lifecycle.promote import (
     retire,
 )
 from quantlab.lifecycle.registry import PromotionRegistry, Record, open_registry
+from quantlab.lifecycle.session import SimSession, start_sim
 from quantlab.lifecycle.states import (
     ALLOWED,
     MODES,
@@ -69,6 +70,7 @@ __all__ = [
     "PromotionRegistry",
     "RampConfig",
     "Record",
+    "SimSession",
     "State",
     "TrackRecord",
     "allowed_targets",
@@ -89,6 +91,7 @@ __all__ = [
     "ramp_gates",
     "resolve_strategy",
     "retire",
+    "start_sim",
     "state",
     "status",
 ]

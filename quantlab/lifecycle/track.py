@@ -117,9 +117,7 @@ def track_record(
         name="equity",
     )
     kills = sum(
-        1
-        for e in events
-        if "kill" in str(e["kind"]).lower() and "clear" not in str(e["kind"]).lower()
+        1 for e in events if e["kind"] == "kill" and "cleared" not in str(e["message"]).lower()
     )
     source: dict[str, Any] = {
         "journal": str(path.resolve()),

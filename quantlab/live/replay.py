@@ -45,9 +45,9 @@ import pandas as pd
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import run
 from quantlab.backtest.result import BacktestResult
-from quantlab.backtest.strategy import load_strategy
+from quantlab.backtest.strategy import StrategyBase, load_strategy
 from quantlab.data.intervals import interval_seconds
-from quantlab.errors import ConfigError, DataError
+from quantlab.errors import DataError
 from quantlab.live.journal import Journal
 
 __all__ = ["FILL_COLUMNS", "ReplayResult", "replay", "write_replay"]
@@ -197,7 +197,7 @@ def _expected_fills(bt: BacktestResult, bars: pd.DataFrame, bar_ms: int) -> pd.D
         e_time = (
             index[e] if bt.fill == "next_open" else index[e] + pd.Timedelta(milliseconds=bar_ms)
         )
-        rows.append((e_time, side, size, float(r.entry_price), float(r.entry_fee), e_ref))
+        rows.append((e_time, side, size, float(r.entry_price), float(r.entry_fee), e_ref, True))
         if not bool(r.is_open):
             if r.exit_reason == "signal":
                 x_ref = opens[x] if bt.fill == "next_open" else float(bt.close.iloc[x])
@@ -209,8 +209,11 @@ def _expected_fills(bt: BacktestResult, bars: pd.DataFrame, bar_ms: int) -> pd.D
             else:  # stops, take profit, limits: their level, inside the bar
                 x_ref = float(r.exit_price)
                 x_time = index[x]
-            rows.append((x_time, -side, size, float(r.exit_price), float(r.exit_fee), x_ref))
-    cols = ["time", "side", "size", "price", "fee", "ref"]
+            market = r.exit_reason == "signal"
+            rows.append(
+                (x_time, -side, size, float(r.exit_price), float(r.exit_fee), x_ref, market)
+            )
+    cols = ["time", "side", "size", "price", "fee", "ref", "market"]
     frame = pd.DataFrame(rows, columns=cols)
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
@@ -286,7 +289,8 @@ def _match(
     return pairs
 
 
-def _journal_costs(meta: Mapping[str, str], costs: Costs | float | dict | None) -> Costs:
+def _journal_costs(meta: Mapping[str, str], costs: Costs | float | dict | None) -> Costs | None:
+    """Return the cost model given, else the journal's (meta ``costs``), else None."""
     if costs is not None:
         return make_costs(costs)
     text = meta.get("costs")
@@ -295,9 +299,7 @@ def _journal_costs(meta: Mapping[str, str], costs: Costs | float | dict | None) 
             return make_costs(json.loads(text))
         except json.JSONDecodeError as exc:
             raise DataError(f"journal meta 'costs' is not JSON ({exc})") from None
-    raise ConfigError(
-        "replay: the journal does not record the runner's costs (meta 'costs'); pass costs="
-    )
+    return None
 
 
 def replay(
@@ -315,7 +317,9 @@ def replay(
     journal : path or Journal
         The runner's SQLite journal.
     costs : Costs, float or mapping, optional
-        The cost model; default the one the journal records (meta ``costs``).
+        The cost model the runner used; default the one the journal records (meta
+        ``costs``), else the runner's default (:meth:`Costs.hyperliquid`, noted in the
+        summary's ``costs_note``).
     fill : {"next_open", "close"}, optional
         Default the journal's (meta ``fill``) or ``"next_open"``.
     tolerance_bars : int
@@ -345,15 +349,24 @@ def replay(
         bar_ms = int(interval_seconds(interval) * 1000)
         init_cash = float(meta.get("init_cash", "10000"))
         cost_model = _journal_costs(meta, costs)
+        costs_note = ""
+        if cost_model is None:  # the runner's own default when it was given none
+            cost_model = Costs.hyperliquid()
+            costs_note = "costs not journaled: the runner's default (Costs.hyperliquid()) assumed"
         fill_mode = fill or meta.get("fill") or "next_open"
         bars = j.bars(symbol)
         if len(bars) < 2:
             raise DataError(
                 f"journal {j.path}: {len(bars)} bar(s) of {symbol}; replay needs at least 2"
             )
+        first = j.frame("decisions", "symbol = ? ORDER BY time_ms LIMIT 1", (symbol,))
+        warmup = 0
+        if len(first):
+            t0 = pd.Timestamp(int(first["time_ms"].iloc[0]), unit="ms", tz="UTC")
+            warmup = int(bars.index.searchsorted(t0))
         bt = run(
             bars,
-            strategy,
+            _after_warmup(strategy, warmup),
             cost_model,
             fill=fill_mode,
             init_cash=init_cash,
@@ -390,7 +403,7 @@ def replay(
             "kill_trips": sum(
                 1
                 for e in j.events()
-                if "kill" in str(e["kind"]).lower() and "clear" not in str(e["kind"]).lower()
+                if e["kind"] == "kill" and "cleared" not in str(e["message"]).lower()
             ),
             "event_kinds": sorted(kinds),
         }
@@ -423,7 +436,8 @@ def replay(
             row["fees"] = -(lv["fee"] - e["fee"])
             row["size"] = side * (lv["size"] - e["size"]) * (last_close - lv["price"])
             row["slippage_bps"] = side * (lv["price"] - e["ref"]) / e["ref"] * 1e4
-            row["latency_ms"] = float(int(lv["time_ms"]) - e["time"].value // 1_000_000)
+            if e["market"]:  # a stop or limit fills inside its bar: no reference time
+                row["latency_ms"] = float(int(lv["time_ms"]) - e["time"].value // 1_000_000)
         elif e is not None:
             row["match"] = "missing"
             row["unmatched"] = -(side * e["size"] * (last_close - e["price"]) - e["fee"])
@@ -454,6 +468,7 @@ def replay(
     matched = fills[fills["match"] == "matched"]
     summary = {
         "n_bars": len(bars),
+        "warmup_bars": warmup,
         "n_bars_journaled_equity": int(seen.sum()),
         "init_cash": init_cash,
         "mode": journal_info["mode"],
@@ -486,11 +501,32 @@ def replay(
         "estimate_bps": float(matched["estimate_bps"].mean()) if len(matched) else None,
         "latency_ms_mean": float(matched["latency_ms"].mean()) if len(matched) else None,
         "costs": cost_model.model_dump(mode="json"),
+        "costs_note": costs_note,
         "fill": fill_mode,
     }
     return ReplayResult(
         summary=_plain(summary), fills=fills, bars=per_bar, backtest=bt, journal=journal_info
     )
+
+
+def _after_warmup(strategy: StrategyBase, warmup: int) -> StrategyBase:
+    """Return the strategy with its target held at 0 on the first ``warmup`` bars.
+
+    A runner takes the history it starts with as warm-up (indicators only, no trading)
+    and decides from the first bar after it; the backtest must do the same.
+    """
+    if warmup <= 0:
+        return strategy
+    base = type(strategy)
+
+    class _WarmedUp(base):  # type: ignore[valid-type, misc]
+        def _target(self, df: pd.DataFrame) -> np.ndarray:
+            t = np.array(super()._target(df), dtype=np.float64)
+            t[: min(warmup, t.shape[0])] = 0.0
+            return t
+
+    _WarmedUp.__name__ = base.__name__
+    return _WarmedUp.model_construct(**{k: getattr(strategy, k) for k in base.model_fields})
 
 
 def _journal_funding(j: Journal) -> float | None:
