@@ -69,3 +69,29 @@ def test_the_readme_store_command_runs(tmp_path, monkeypatch, capsys):
     assert (card["source"], card["symbol"], card["interval"], card["rows"]) == (
         "store", "ETH", "1h", 200,
     )  # fmt: skip
+
+
+@pytest.mark.notebook
+def test_the_readme_own_data_steps(tmp_path, monkeypatch, capsys):
+    """README "Your own data": check the file, load it, store it, report on it by symbol."""
+    from quantlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    _plain_4h_csv(tmp_path / "my_bars.csv")
+    assert main(["data", "check", "my_bars.csv"]) == 1  # the missing bar fails the check
+    assert main(["data", "check", "my_bars.csv", "--gaps", "allow"]) == 0
+    assert "interval 4h" in capsys.readouterr().out
+    with pytest.warns(ql.data.DataQualityWarning, match="1 missing bar"):
+        df = ql.data.load("my_bars.csv", gaps="allow")
+    assert df.attrs["interval"] == "4h"
+    ql.data.store.Store().write(df, "mine", "BTC", "4h")
+    stored = ql.data.load("store", symbol="BTC", origin="mine", gaps="allow")
+    assert stored.attrs["interval"] == "4h" and len(stored) == len(df)
+    notebook = str(ROOT / "notebooks" / "01_data_quality.ipynb")
+    argv = ["report", notebook, "-p", "source", "store", "-p", "symbol", "BTC"]
+    assert main([*argv, "-p", "options", "{store: {origin: mine}}"]) == 0
+    (run,) = ql.reports.list_runs("reports")
+    (card,) = run["notebooks"][0]["data"]
+    assert (card["source"], card["interval"], card["rows"], card["origin"]) == (
+        "store", "4h", 359, "mine",
+    )  # fmt: skip
