@@ -72,7 +72,7 @@ def select_best(
     *,
     searches: Sequence[SearchResult] = (),
     metric: str = "sharpe",
-    fill: str = "next_open",
+    fill: str | None = None,
 ) -> Selection:
     """Re-run the best row of a sweep and deflate its Sharpe ratio by every trial made.
 
@@ -85,15 +85,20 @@ def select_best(
     table : pd.DataFrame
         The sweep table (:func:`quantlab.backtest.sweep`); ``attrs["n_trials"]`` counts.
     costs : Costs, float or mapping, optional
-        The sweep's costs.
+        The sweep's costs; default the costs the sweep table states (``attrs["costs"]``),
+        else the venue's.
     searches : sequence of SearchResult
         Searches also made on these bars (their trials count and their Sharpe ratios
         join the trial dispersion).
     metric : str
         The column that chose the best row.
     fill : {"next_open", "close"}
-        As in :func:`quantlab.backtest.run`.
+        As in :func:`quantlab.backtest.run`; default the sweep's (else ``"next_open"``).
     """
+    if costs is None:
+        costs = table.attrs.get("costs")
+    if fill is None:
+        fill = table.attrs.get("fill", "next_open")
     params = best_params(table, metric)
     chosen, chosen_costs = apply_params(strategy, params, costs)
     result = run(df, chosen, chosen_costs, fill=fill)
