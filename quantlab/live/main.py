@@ -53,7 +53,10 @@ def make_backend_for(
             f"--mode {mode}: no key; set QUANTLAB_HL_KEY or pass --key-file (sim: a key the "
             "local exchange funded)"
         )
-    return make_backend("hyperliquid", base_url=url, secret_key=key.reveal())
+    from eth_account import Account
+
+    wallet = Account.from_key(key.reveal())
+    return make_backend("hyperliquid", base_url=url, wallet=wallet, allow_mainnet=mode == "mainnet")
 
 
 def run_process(

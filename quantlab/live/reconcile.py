@@ -61,7 +61,8 @@ class ReconcileReport:
     @property
     def mismatch(self) -> bool:
         """Return True when the pass found something the journal did not know."""
-        return bool(self.adopted_orders or self.orphan or self.vanished or self.resolved_orders)
+        unexpected = [s for s in self.resolved_orders.values() if s != "filled"]
+        return bool(self.adopted_orders or self.orphan or self.vanished or unexpected)
 
 
 def order_row(order: Order) -> dict[str, Any]:
@@ -115,13 +116,15 @@ def journal_position(journal: Journal, symbol: str, until_ms: int | None = None)
     """
     ids = owned_ids(journal)
     oids = {o["oid"] for o in journal.orders() if o["oid"] is not None}
-    pos = float(journal.get_meta(f"adopted:{symbol}", "0") or 0.0)
+    parts = [float(journal.get_meta(f"adopted:{symbol}", "0") or 0.0)]
     for f in journal.fills(symbol):
         if until_ms is not None and f["time_ms"] > until_ms:
             continue
         if f["client_order_id"] in ids or f["oid"] in oids:
-            pos += f["size"] if f["side"] == "buy" else -f["size"]
-    return pos
+            parts.append(f["size"] if f["side"] == "buy" else -f["size"])
+    pos = math.fsum(parts)
+    scale = max((abs(p) for p in parts), default=0.0)
+    return 0.0 if abs(pos) <= 1e-9 * scale else pos  # a sum of fills that closes is flat
 
 
 def _same_size(a: float, b: float) -> bool:

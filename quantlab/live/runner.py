@@ -47,6 +47,7 @@ from quantlab.errors import (
     ExecutionError,
     OrderRejected,
     OrderStateUnknown,
+    SourceError,
     VenueUnavailable,
 )
 from quantlab.execution.backend import ExecutionBackend
@@ -71,6 +72,7 @@ from quantlab.live.reconcile import (
 __all__ = ["KILL_MODES", "Runner", "RunnerConfig"]
 
 KILL_MODES = ("close_only", "halt_all")
+REDUCE_ONLY_HEADROOM = 1e-3
 PROTECTIVE = ("stop", "take_profit")
 
 
@@ -186,6 +188,7 @@ class Runner:
         self._last_bar: Bar | None = None
         self.phase = "starting"
         self.n_bars = 0
+        self._resume: Bar | None = None
 
     # ----------------------------------------------------------------- logging
     def _log(self, kind: str, message: str, *, level: str = "info", **data: Any) -> None:
@@ -225,6 +228,12 @@ class Runner:
             self._heartbeat(force=True)
             time.sleep(min(1.0, self.config.reconcile_every_s))
         self.phase = "running"
+        if self._resume is not None and self.reconciled:
+            if self._fresh(self._resume):
+                self.act(self._resume)
+            else:
+                self._log("skip", f"bar {self._resume.time}: decision too old to act on now")
+            self._resume = None
 
     def _restore(self) -> None:
         last = self.journal.last_decision(self.symbol)
@@ -247,7 +256,10 @@ class Runner:
             self._rebuild_paper(done)
         later = bars[bars.index > t_last]
         for t, row in later.iterrows():  # journaled but never stepped: step them now
-            self._step(self._bar_of(t, row), act=t == bars.index[-1])
+            self._step(self._bar_of(t, row), act=False)
+        # the orders of the last bar are derived again once reconciled (same client order
+        # ids: what was sent is found, what was not is sent now)
+        self._resume = self._bar_of(bars.index[-1], bars.iloc[-1])
         if len(bars):
             self.feed.skip_through(int(bars.index[-1].value // 1_000_000))
 
@@ -317,7 +329,11 @@ class Runner:
         now = self._clock()
         if now - self._last_reconcile >= self.config.reconcile_every_s:
             self.reconcile_now()
-        bars = self.feed.poll()
+        try:
+            bars = self.feed.poll()
+        except SourceError as exc:  # the feed backs off by itself; a missing bar is no bar
+            self._log("feed", f"feed: {exc}", level="warning")
+            bars = []
         for k, bar in enumerate(bars):
             self.on_bar(bar, act=k == len(bars) - 1)
         if not bars and self.config.poll_s:
@@ -367,7 +383,9 @@ class Runner:
         if now - self._last_dead_man < self.config.dead_man_s / 3:
             return
         try:
-            self.backend.schedule_cancel(now_ms() + int(self.config.dead_man_s * 1000))
+            venue_now = getattr(self.backend, "now_ms", None)
+            base = venue_now() if callable(venue_now) else now_ms()
+            self.backend.schedule_cancel(base + int(self.config.dead_man_s * 1000))
             self._last_dead_man = now
         except ExecutionError as exc:
             self._log("error", f"schedule_cancel failed: {exc}", level="warning")
@@ -442,7 +460,6 @@ class Runner:
         self._last_reconcile = self._clock()
         last = self.engine.last_time
         current = None if last is None else int(last.value // 1_000_000)
-        self.budget.acquire(2 * 4 + 20 * 2)
         report = reconcile(self.journal, self.backend, self.symbol, current_bar_ms=current)
         self.last_report = report
         if not report.reconciled:
@@ -522,8 +539,9 @@ class Runner:
             s[_bt.S_STOP] = hard_stop_price_nb(entry, d, p[_bt.P_STOP_FRAC])
             s[_bt.S_TP] = take_profit_price_nb(entry, d, p[_bt.P_TP_FRAC])
         s[_bt.S_EQUITY] = s[_bt.S_CASH] + s[_bt.S_QTY] * mark
+        rounding = abs(owned - qty) <= 1e-3 * max(abs(qty), abs(owned))  # the venue's lot
         self._log("engine_sync", f"engine position {qty:g} -> {owned:g} (the venue's)",
-                  level="warning", before=qty, after=owned)  # fmt: skip
+                  level="debug" if rounding else "warning", before=qty, after=owned)  # fmt: skip
 
     # ------------------------------------------------------------------- bars
     def on_bar(self, bar: Bar, *, act: bool = True) -> StepResult | None:
@@ -554,7 +572,7 @@ class Runner:
                 self._alert("breaker", "binomial breaker tripped")
         self._limits(result)
         if act:
-            self.act(bar, result)
+            self.act(bar)
         self._heartbeat()
         return result
 
@@ -607,14 +625,14 @@ class Runner:
                     self.journal.set_intent_status(row["client_order_id"], order.status.value)
 
     # -------------------------------------------------------------------- act
-    def act(self, bar: Bar, result: StepResult) -> None:
+    def act(self, bar: Bar) -> None:
         """Turn the engine's decision at ``bar`` into journaled, sent orders."""
         if not self.reconciled:
             self._log("skip", f"bar {bar.time}: not reconciled, no orders", level="warning")
             return
         kill = self.kill
         if kill is not None and kill["mode"] == "halt_all":
-            if result.pending_exit or result.pending_entry:
+            if self.engine.state[_bt.S_PEND_EXIT] or self.engine.state[_bt.S_PEND_ENTRY]:
                 self._log("skip", f"bar {bar.time}: halt_all, decision not sent", level="warning")
             return
         price = self.feed.price()
@@ -644,6 +662,16 @@ class Runner:
             qty = float(self.engine.state[_bt.S_QTY])
             self._protect(bar_ms, qty, self.engine.protective_stop(), self.engine.take_profit())
 
+    def _fresh(self, bar: Bar) -> bool:
+        """Tell whether the venue's clock is still inside the bar after ``bar``."""
+        venue_now = getattr(self.backend, "now_ms", None)
+        if not callable(venue_now):
+            return True  # paper: the clock is the feed's
+        try:
+            return venue_now() < bar.time_ms + 2 * self._bar_ms()
+        except ExecutionError:
+            return False
+
     def _bar_ms(self) -> int:
         return int(self.engine.bar_seconds * 1000)
 
@@ -671,7 +699,7 @@ class Runner:
         if (
             have is not None
             and _same_px(have["trigger_px"], trigger_px)
-            and _same_px(have["size"], abs(qty))
+            and _same_px(have["size"], abs(qty) * (1.0 + REDUCE_ONLY_HEADROOM))
         ):
             return
         side = "sell" if qty > 0 else "buy"
@@ -681,12 +709,17 @@ class Runner:
             self._cancel(have["client_order_id"])
 
     def _live_protective(self) -> dict[str, dict[str, Any]]:
+        """Return our resting stop / take-profit orders with their intents' levels and sizes."""
         out: dict[str, dict[str, Any]] = {}
         for o in self.journal.orders(status=OPEN_STATUSES):
             intent = self.journal.intent(o["client_order_id"])
             if intent is not None and intent["action"] in PROTECTIVE:
-                out[intent["action"]] = {**o, "limit_px": intent["limit_px"],
-                                         "trigger_px": intent["trigger_px"]}  # fmt: skip
+                out[intent["action"]] = {
+                    **o,
+                    "size": intent["size"],
+                    "limit_px": intent["limit_px"],
+                    "trigger_px": intent["trigger_px"],
+                }
         return out
 
     def _cancel_ours(self, *, protective: bool, keep_bar: int | None = None) -> None:
@@ -759,6 +792,10 @@ class Runner:
             "tif": "Gtc",
             "reason": reason,
         }
+        if reduce_only:
+            # over-size by a hair: the venue clips a reduce-only order to the position, so
+            # lot rounding can never leave dust behind
+            row["size"] = float(size) * (1.0 + REDUCE_ONLY_HEADROOM)
         new, stored = self.journal.record_intent(row)
         if not new:
             return stored["status"] in ("sent", "filled")
