@@ -41,7 +41,7 @@ from quantlab.backtest.engine import (
 )
 from quantlab.backtest.grid import GridPlan
 from quantlab.backtest.options import RunOptions
-from quantlab.backtest.stats import METRIC_DIRECTIONS, STAT_NAMES, periods_per_year
+from quantlab.backtest.stats import METRIC_DIRECTIONS, STAT_NAMES, stats_from_metrics
 from quantlab.backtest.strategy import EMATrend, MACross, StrategyBase
 from quantlab.errors import ConfigError
 from quantlab.kernels import sweep as _sw
@@ -75,56 +75,9 @@ _AUX = ("funding_rate", "atr", "realized_vol", "regime", "bar_vol", "volume_ref"
 
 
 def stats_columns(m: np.ndarray, init_cash: float, bar_seconds: float) -> dict[str, np.ndarray]:
-    """Turn the kernel's streamed metrics (``M_*`` rows) into the statistics columns.
-
-    Equal (to 1e-9) to :func:`~quantlab.backtest.stats.compute_stats` of the same run: the
-    formulas of its Notes on the streamed sums.
-    """
-    ann = periods_per_year(bar_seconds)
-    n = m[:, _sw.M_N_BARS]
-    end = m[:, _sw.M_END_VALUE]
-    out: dict[str, np.ndarray] = {}
-    k = m.shape[0]
-    nan = np.full(k, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        growth = end / init_cash
-        mean = m[:, _sw.M_SUM_R] / n
-        var = (m[:, _sw.M_SUM_R2] - m[:, _sw.M_SUM_R] * mean) / (n - 1.0)
-        std = np.sqrt(np.maximum(var, 0.0))
-        downside = np.sqrt(m[:, _sw.M_SUM_DOWN2] / n) * np.sqrt(ann)
-        cagr = np.where(growth > 0, np.abs(growth) ** (ann / n) - 1.0, -1.0)
-        mdd = m[:, _sw.M_MAX_DD]
-        trades = m[:, _sw.M_N_TRADES]
-        wins = m[:, _sw.M_N_WINS]
-        losses = trades - wins
-        sum_win = m[:, _sw.M_SUM_WIN]
-        sum_loss = m[:, _sw.M_SUM_LOSS]
-        mean_eq = m[:, _sw.M_SUM_EQUITY] / n
-        has = trades > 0
-        out["start_value"] = np.full(k, float(init_cash))
-        out["end_value"] = end
-        out["total_return"] = growth - 1.0
-        out["cagr"] = cagr
-        out["sharpe"] = np.where((n >= 2) & (std > 0), mean / std * np.sqrt(ann), nan)
-        out["sortino"] = np.where((n >= 2) & (downside > 0), mean * ann / downside, nan)
-        out["calmar"] = np.where(mdd > 0, cagr / mdd, nan)
-        out["max_drawdown"] = mdd
-        out["volatility"] = np.where(n >= 2, std * np.sqrt(ann), nan)
-        out["n_trades"] = trades
-        out["win_rate"] = np.where(has, wins / trades, nan)
-        out["profit_factor"] = np.where(
-            has, np.where(sum_loss > 0, sum_win / sum_loss, np.inf), nan
-        )
-        out["expectancy"] = np.where(has, (sum_win - sum_loss) / trades, nan)
-        out["avg_win"] = np.where(wins > 0, sum_win / wins, nan)
-        out["avg_loss"] = np.where(losses > 0, -sum_loss / losses, nan)
-        out["exposure"] = m[:, _sw.M_BARS_IN_MKT] / n
-        out["turnover"] = np.where(mean_eq > 0, m[:, _sw.M_TURNOVER] / mean_eq, nan)
-        out["fees_paid"] = m[:, _sw.M_FEES]
-        out["funding_paid"] = m[:, _sw.M_FUNDING]
-        out["slippage_paid"] = m[:, _sw.M_SLIPPAGE]
-        out["ambiguous_bars"] = m[:, _sw.M_AMBIGUOUS]
-    return {c: np.ascontiguousarray(out[c]) for c in SWEEP_COLUMNS}
+    """Turn the kernel's streamed metrics (``M_*`` rows) into the statistics columns
+    (:func:`~quantlab.backtest.stats.stats_from_metrics`, the one definition)."""
+    return stats_from_metrics(m, init_cash, bar_seconds)
 
 
 def stats_frame(m: np.ndarray, init_cash: float, bar_seconds: float) -> pd.DataFrame:

@@ -11,8 +11,15 @@ import numpy as np
 import pandas as pd
 
 from quantlab._typing import FloatArray
+from quantlab.kernels import sweep as _sw
 
-__all__ = ["METRIC_DIRECTIONS", "STAT_NAMES", "compute_stats", "periods_per_year"]
+__all__ = [
+    "METRIC_DIRECTIONS",
+    "STAT_NAMES",
+    "compute_stats",
+    "periods_per_year",
+    "stats_from_metrics",
+]
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -141,44 +148,121 @@ def compute_stats(
     """
     eq = np.asarray(equity, dtype=np.float64)
     n = eq.size
-    ann = periods_per_year(bar_seconds)
-    out = dict.fromkeys(STAT_NAMES, np.nan)
-    out["start_value"] = float(init_cash)
-    out["fees_paid"] = float(fees_paid)
-    out["funding_paid"] = float(funding_paid)
-    out["slippage_paid"] = float(slippage_paid)
-    pnl = np.asarray(trades["pnl"], dtype=np.float64) if len(trades) else np.empty(0)
-    out["n_trades"] = float(pnl.size)
-    if pnl.size:
-        wins = pnl[pnl > 0]
-        losses = pnl[pnl <= 0]
-        out["win_rate"] = wins.size / pnl.size
-        gross_loss = -losses.sum()
-        out["profit_factor"] = wins.sum() / gross_loss if gross_loss > 0 else np.inf
-        out["expectancy"] = float(pnl.mean())
-        out["avg_win"] = float(wins.mean()) if wins.size else np.nan
-        out["avg_loss"] = float(losses.mean()) if losses.size else np.nan
     if n == 0:
+        out = dict.fromkeys(STAT_NAMES, np.nan)
+        pnl0 = np.asarray(trades["pnl"], dtype=np.float64) if len(trades) else np.empty(0)
+        out.update(
+            start_value=float(init_cash),
+            fees_paid=float(fees_paid),
+            funding_paid=float(funding_paid),
+            slippage_paid=float(slippage_paid),
+            n_trades=float(pnl0.size),
+        )
+        if pnl0.size:
+            row = _metrics_row(eq, pnl0, init_cash, None, 0.0, 0.0, 0.0, 0.0)
+            cols = stats_from_metrics(row[None, :], init_cash, bar_seconds)
+            for k in ("win_rate", "profit_factor", "expectancy", "avg_win", "avg_loss"):
+                out[k] = float(cols[k][0])
         return pd.Series(out, name="stats", dtype=np.float64)
-    end = float(eq[-1])
-    out["end_value"] = end
-    growth = end / init_cash
-    out["total_return"] = growth - 1.0
-    out["cagr"] = growth ** (ann / n) - 1.0 if growth > 0 else -1.0
-    r = _returns(eq, init_cash)
-    if n >= 2:
-        mean = float(np.mean(r))
-        std = float(np.std(r, ddof=1))
-        out["volatility"] = std * np.sqrt(ann)
-        out["sharpe"] = mean / std * np.sqrt(ann) if std > 0 else np.nan
-        downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) * np.sqrt(ann)
-        out["sortino"] = mean * ann / downside if downside > 0 else np.nan
-    mdd = _max_drawdown(eq, init_cash)
-    out["max_drawdown"] = mdd
-    out["calmar"] = out["cagr"] / mdd if mdd > 0 else np.nan
-    if positions is not None:
+    pnl = np.asarray(trades["pnl"], dtype=np.float64) if len(trades) else np.empty(0)
+    row = _metrics_row(
+        eq, pnl, init_cash, positions, fees_paid, funding_paid, slippage_paid, turnover_notional
+    )
+    cols = stats_from_metrics(row[None, :], init_cash, bar_seconds)
+    return pd.Series({k: float(cols[k][0]) for k in STAT_NAMES}, name="stats", dtype=np.float64)
+
+
+def _metrics_row(
+    eq: FloatArray,
+    pnl: FloatArray,
+    init_cash: float,
+    positions: pd.Series | FloatArray | None,
+    fees_paid: float,
+    funding_paid: float,
+    slippage_paid: float,
+    turnover_notional: float,
+) -> FloatArray:
+    """Sum one run into the ``M_*`` row the sweep kernel streams."""
+    n = eq.size
+    m = np.zeros(_sw.N_METRICS)
+    m[_sw.M_N_BARS] = n
+    if n:
+        r = _returns(eq, init_cash)
+        m[_sw.M_END_VALUE] = eq[-1]
+        m[_sw.M_SUM_R] = float(np.sum(r))
+        m[_sw.M_SUM_R2] = float(np.sum(r * r))
+        m[_sw.M_SUM_DOWN2] = float(np.sum(np.minimum(r, 0.0) ** 2))
+        m[_sw.M_MAX_DD] = _max_drawdown(eq, init_cash)
+        m[_sw.M_SUM_EQUITY] = float(np.sum(eq))
+    if positions is None:
+        m[_sw.M_BARS_IN_MKT] = np.nan
+    else:
         pos = np.asarray(positions, dtype=np.float64)
-        out["exposure"] = float(np.mean(pos != 0.0)) if pos.size else np.nan
-    mean_equity = float(np.mean(eq))
-    out["turnover"] = turnover_notional / mean_equity if mean_equity > 0 else np.nan
-    return pd.Series(out, name="stats", dtype=np.float64)
+        m[_sw.M_BARS_IN_MKT] = float(np.count_nonzero(pos)) if pos.size else np.nan
+    wins = pnl[pnl > 0]
+    m[_sw.M_N_TRADES] = pnl.size
+    m[_sw.M_N_WINS] = wins.size
+    m[_sw.M_SUM_WIN] = float(wins.sum())
+    m[_sw.M_SUM_LOSS] = float(-pnl[pnl <= 0].sum())
+    m[_sw.M_FEES] = fees_paid
+    m[_sw.M_FUNDING] = funding_paid
+    m[_sw.M_SLIPPAGE] = slippage_paid
+    m[_sw.M_TURNOVER] = turnover_notional
+    return m
+
+
+def stats_from_metrics(
+    m: np.ndarray, init_cash: float, bar_seconds: float
+) -> dict[str, np.ndarray]:
+    """Return the statistics of runs from their summed metrics (``M_*`` rows, one per run).
+
+    The one definition of every statistic: :func:`compute_stats` sums one run's equity
+    curve and trades into such a row, the sweep kernel streams them bar by bar
+    (:mod:`quantlab.kernels.sweep`). Columns: :data:`STAT_NAMES` and ``ambiguous_bars``;
+    the formulas are in :func:`compute_stats`' Notes.
+    """
+    ann = periods_per_year(bar_seconds)
+    n = m[:, _sw.M_N_BARS]
+    end = m[:, _sw.M_END_VALUE]
+    out: dict[str, np.ndarray] = {}
+    k = m.shape[0]
+    nan = np.full(k, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        growth = end / init_cash
+        mean = m[:, _sw.M_SUM_R] / n
+        var = (m[:, _sw.M_SUM_R2] - m[:, _sw.M_SUM_R] * mean) / (n - 1.0)
+        std = np.sqrt(np.maximum(var, 0.0))
+        downside = np.sqrt(m[:, _sw.M_SUM_DOWN2] / n) * np.sqrt(ann)
+        cagr = np.where(growth > 0, np.abs(growth) ** (ann / n) - 1.0, -1.0)
+        mdd = m[:, _sw.M_MAX_DD]
+        trades = m[:, _sw.M_N_TRADES]
+        wins = m[:, _sw.M_N_WINS]
+        losses = trades - wins
+        sum_win = m[:, _sw.M_SUM_WIN]
+        sum_loss = m[:, _sw.M_SUM_LOSS]
+        mean_eq = m[:, _sw.M_SUM_EQUITY] / n
+        has = trades > 0
+        out["start_value"] = np.full(k, float(init_cash))
+        out["end_value"] = end
+        out["total_return"] = growth - 1.0
+        out["cagr"] = cagr
+        out["sharpe"] = np.where((n >= 2) & (std > 0), mean / std * np.sqrt(ann), nan)
+        out["sortino"] = np.where((n >= 2) & (downside > 0), mean * ann / downside, nan)
+        out["calmar"] = np.where(mdd > 0, cagr / mdd, nan)
+        out["max_drawdown"] = mdd
+        out["volatility"] = np.where(n >= 2, std * np.sqrt(ann), nan)
+        out["n_trades"] = trades
+        out["win_rate"] = np.where(has, wins / trades, nan)
+        out["profit_factor"] = np.where(
+            has, np.where(sum_loss > 0, sum_win / sum_loss, np.inf), nan
+        )
+        out["expectancy"] = np.where(has, (sum_win - sum_loss) / trades, nan)
+        out["avg_win"] = np.where(wins > 0, sum_win / wins, nan)
+        out["avg_loss"] = np.where(losses > 0, -sum_loss / losses, nan)
+        out["exposure"] = m[:, _sw.M_BARS_IN_MKT] / n
+        out["turnover"] = np.where(mean_eq > 0, m[:, _sw.M_TURNOVER] / mean_eq, nan)
+        out["fees_paid"] = m[:, _sw.M_FEES]
+        out["funding_paid"] = m[:, _sw.M_FUNDING]
+        out["slippage_paid"] = m[:, _sw.M_SLIPPAGE]
+        out["ambiguous_bars"] = m[:, _sw.M_AMBIGUOUS]
+    return {c: np.ascontiguousarray(out[c]) for c in (*STAT_NAMES, "ambiguous_bars")}
