@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "quantlab.cli.live",
     "quantlab.cli.promote",  # after live: it adds `live replay` and guards `live run`
     "quantlab.cli.exchange",
+    "quantlab.cli.solana",
 )
 
 

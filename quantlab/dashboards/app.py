@@ -19,6 +19,7 @@ PAGES = {
     "factors": "Factors",
     "models": "Models",
     "backtest": "Backtest and sweep",
+    "onchain": "On-chain",
     "reports": "Reports",
 }
 
@@ -30,6 +31,7 @@ def _builders(root: PathLikeStr, link_prefix: str | None) -> dict[str, Callable[
     from quantlab.dashboards.data import data_page
     from quantlab.dashboards.factors import factors_page
     from quantlab.dashboards.models import models_page
+    from quantlab.dashboards.onchain import onchain_page
     from quantlab.dashboards.reports import reports_view
 
     return {
@@ -37,6 +39,7 @@ def _builders(root: PathLikeStr, link_prefix: str | None) -> dict[str, Callable[
         "factors": lambda source: factors_page(source, lazy=True),
         "models": lambda source: models_page(source, lazy=True),
         "backtest": lambda source: backtest_page(source, reports_root=root, lazy=True),
+        "onchain": lambda source: onchain_page(source, lazy=True),
         "reports": lambda _source: reports_view(root, link_prefix=link_prefix),
     }
 

@@ -228,6 +228,25 @@ def test_backtest_page_runs_the_strategy_and_a_sweep(ui: Page) -> None:
     ui.assert_no_console_errors()
 
 
+def test_onchain_page_follows_its_inputs(ui: Page) -> None:
+    ui.open("onchain")
+    price = ui.chart("onchain_price")
+    assert price["width"] > 300
+    assert price["title"] == "token 0 15m (seed 7): AMM price (SOL per token)"
+    for name in ("onchain_flow", "onchain_regimes"):
+        assert ui.chart(name)["height"] > 0, name
+    ui.page.get_by_text("NMI against the planted clusters").wait_for()
+    ui.page.get_by_text("Smart money chosen at the split").wait_for()
+    ui.screenshot("onchain")
+
+    ui.set_input("Token", "2")
+    title = ui.wait_title_change("onchain_price", price["title"])
+    assert title.startswith("token 2 15m (seed 7)")
+    ui.set_input("Seed (on-chain)", "8")
+    assert ui.wait_title_change("onchain_price", title).startswith("token 2 15m (seed 8)")
+    ui.assert_no_console_errors()
+
+
 def test_reports_page_lists_runs_with_links(ui: Page) -> None:
     ui.open()
     ui.chart("price")  # the Data page is first
