@@ -48,7 +48,7 @@ def _bad_inputs(tmp_path):
         (["data", "check", str(empty)], ["empty.csv", "empty"]),
         (["data", "check", str(truncated)], ["cut.parquet", "Parquet"]),
         (["data", "check", str(no_close)], ["no_close.csv", "close"]),
-        (["data", "check", str(text_price)], ["text.csv", "row 0", "close", "'abc'"]),
+        (["data", "check", str(text_price)], ["text.csv", "row 0 (line 2)", "close", "'abc'"]),
         (["data", "check", csv, "--start", "2024-02-01", "--end", "2024-01-01"], ["not before"]),
         (["data", "check", csv, "--interval", "1x"], ["'1x'"]),
         (["data", "check", "store", "--symbol", "ETH", "--seed", "7"], ["seed", "'synthetic'"]),

@@ -54,6 +54,13 @@ def _canonical_columns(columns: list[str], path: Path) -> dict[str, str]:
     return mapping
 
 
+def _row(path: Path, row: int) -> str:
+    """Name a data row: 0-based, and for a CSV also its line in the file (header = 1)."""
+    if path.name.lower().endswith((".csv", ".csv.gz")):
+        return f"row {row} (line {row + 2})"
+    return f"row {row}"
+
+
 def _epoch_unit(magnitude: float) -> str:
     """Guess the unit of epoch numbers from their size (seconds until year 5138, ...)."""
     for unit, limit in (("s", 1e11), ("ms", 1e14), ("us", 1e17)):
@@ -68,7 +75,7 @@ def _parse_time(values: pd.Series, path: Path) -> pd.DatetimeIndex:
         v = values.to_numpy(dtype=np.float64)
         if np.isnan(v).any():
             row = int(np.flatnonzero(np.isnan(v))[0])
-            raise DataError(f"{path.name}: row {row}: column 'time' is empty")
+            raise DataError(f"{path.name}: {_row(path, row)}: column 'time' is empty")
         magnitude = np.nanmax(np.abs(v)) if v.size else 0
         index = pd.to_datetime(v.astype(np.int64), unit=_epoch_unit(magnitude), utc=True)
     elif isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
@@ -153,8 +160,8 @@ def read_bars_file(path: PathLikeStr) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{p.name}: row {row} ({out.index[row].isoformat()}): column '{column}' "
-                f"value {raw[column].iloc[row]!r} is not a number"
+                f"{p.name}: {_row(p, row)} ({out.index[row].isoformat()}): column '{column}' "
+                f"value {raw[column].iloc[row]!r} is not a number; fix or remove the row"
             )
         out[column] = numbers
     return out
