@@ -10,7 +10,8 @@ Modules: :mod:`~quantlab.live.decision` (the engine's step, bar by bar),
 :mod:`~quantlab.live.journal` (SQLite WAL), :mod:`~quantlab.live.reconcile`,
 :mod:`~quantlab.live.runner` (the loop, kill switch, orders), :mod:`~quantlab.live.feed`,
 :mod:`~quantlab.live.guards`, :mod:`~quantlab.live.alerts`, :mod:`~quantlab.live.safety`,
-:mod:`~quantlab.live.handle` (``launch`` and the handle).
+:mod:`~quantlab.live.handle` (``launch`` and the handle), :mod:`~quantlab.live.replay`
+(``ql.live.replay(journal)``: the runner's bars through the backtester, diffed fill by fill).
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ from __future__ import annotations
 from quantlab.live.cloid import client_order_id
 from quantlab.live.decision import DecisionEngine
 from quantlab.live.journal import Journal
+from quantlab.live.replay import ReplayResult, replay, write_replay
 
-__all__ = ["DecisionEngine", "Journal", "client_order_id"]
+__all__ = ["DecisionEngine", "Journal", "ReplayResult", "client_order_id", "replay", "write_replay"]
