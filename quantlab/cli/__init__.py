@@ -173,13 +173,21 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         f"{a.get('source')}: {a.get('rows')} bars, {a.get('start')} .. {a.get('end')}, "
         f"interval {a.get('interval')}"
     )
-    shown = table.drop(columns=["first_time"]).fillna("")
+    shown = table.drop(columns=["first_time"]).round({"percent": 3}).fillna("")
     with pd.option_context("display.max_colwidth", 90, "display.width", 200):
         print(shown.to_string(index=False))
     n_failed = int(failed.sum())
     if n_failed:
-        names = ", ".join(sorted(set(table.loc[failed, "check"])))
-        print(f"quantlab data check: {n_failed} check(s) failed: {names}", file=sys.stderr)
+        names = sorted(set(table.loc[failed, "check"]))
+        hint = (
+            " (missing bars: --gaps allow reports them without failing)"
+            if "no gaps" in names
+            else ""
+        )
+        print(
+            f"quantlab data check: {n_failed} check(s) failed: {', '.join(names)}{hint}",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     print(f"all {len(table)} checks passed")
     return 0
