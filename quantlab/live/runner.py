@@ -445,14 +445,6 @@ class Runner:
             current = self.kill
             if current is None or current["mode"] != mode:
                 self.trip_kill(mode, f"kill file {self.kill_file.name}")
-        until = self.journal.get_meta("kill_until_ms")
-        kill = self.kill
-        if until and kill is not None and kill["reason"] == "daily_loss":
-            last = self.engine.last_time
-            if last is not None and int(last.value // 1_000_000) >= int(until):
-                self.journal.clear_kill()
-                self.journal.set_meta("kill_until_ms", None)
-                self._log("kill", "daily-loss trip expired at the new UTC day")
 
     # --------------------------------------------------------------- reconcile
     def reconcile_now(self) -> bool:
@@ -577,7 +569,14 @@ class Runner:
         return result
 
     def _limits(self, result: StepResult) -> None:
+        until = self.journal.get_meta("kill_until_ms")
         kill = self.kill
+        if until and kill is not None and kill["reason"] == "daily_loss":
+            if int(result.time.value // 1_000_000) >= int(until):
+                self.journal.clear_kill()
+                self.journal.set_meta("kill_until_ms", None)
+                self._log("kill", "daily-loss trip expired at the new UTC day")
+                kill = None
         if result.killed and (kill is None or kill["reason"] != "drawdown"):
             self.trip_kill("close_only", "drawdown", close_now=False)
             self.journal.set_kill("close_only", "drawdown")
