@@ -258,6 +258,11 @@ class ATR(FactorSpec):
     def compute(self, high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
         return ta.atr_nb(high, low, close, self.window)
 
+    def compute_checked(
+        self, high: FloatArray, low: FloatArray, close: FloatArray
+    ) -> tuple[FloatArray, int]:
+        return ta.atr_checked_nb(high, low, close, self.window)
+
     def compute_stepwise(self, high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
         w = self.window
         return _loop(
@@ -282,6 +287,11 @@ class NATR(FactorSpec):
 
     def compute(self, high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
         return ta.natr_nb(high, low, close, self.window)
+
+    def compute_checked(
+        self, high: FloatArray, low: FloatArray, close: FloatArray
+    ) -> tuple[FloatArray, int]:
+        return ta.natr_checked_nb(high, low, close, self.window)
 
     def compute_stepwise(self, high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
         atr = ATR(window=self.window).compute_stepwise(high, low, close)

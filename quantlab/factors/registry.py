@@ -191,6 +191,15 @@ class FactorSpec:
     def validate(self) -> None:
         """Check cross-parameter rules; raise :class:`ConfigError` when one is broken."""
 
+    def compute_checked(self, *inputs: FloatArray) -> tuple[FloatArray, int]:
+        """Return the output and the first row with a NaN/inf input (-1: none), in one pass.
+
+        Optional, for memory-bound kernels: ``ql.factors.compute`` then reads the input
+        columns once instead of scanning them for NaN/inf first. Not overridden: the inputs
+        are checked, then :meth:`compute` runs. The output must equal :meth:`compute`'s.
+        """
+        raise NotImplementedError
+
     def compute_stepwise(self, *inputs: FloatArray) -> FloatArray | None:
         """Return the output by looping the step kernel, or None if not recursive.
 
@@ -703,9 +712,14 @@ def _check_index(index: pd.Index) -> None:
 
 
 def _input_array(
-    s: FactorSpec, df: pd.DataFrame, col: str, cache: dict[tuple[str, bool], FloatArray]
+    s: FactorSpec,
+    df: pd.DataFrame,
+    col: str,
+    cache: dict[tuple[str, bool], FloatArray],
+    check: bool | None = None,
 ) -> FloatArray:
-    check = s.nan_policy == "raise"
+    if check is None:
+        check = s.nan_policy == "raise"
     key = (col, check)
     if key in cache:
         return cache[key]
@@ -765,9 +779,14 @@ def _inputs(
     return [_input_array(s, df, c, cache) for c in s.inputs]
 
 
-def _output(s: FactorSpec, df: pd.DataFrame, arrays: list[FloatArray]) -> FloatArray:
+def _output(
+    s: FactorSpec, df: pd.DataFrame, arrays: list[FloatArray], out: Any = None
+) -> FloatArray:
+    """Run the spec on its input arrays (unless ``out`` is given) and check the output."""
     n = len(df)
-    if n == 0:
+    if out is not None:
+        pass
+    elif n == 0:
         out = np.empty(0, dtype=np.float64)
     else:
         out = s.compute(df) if s.takes_frame else s.compute(*arrays)
@@ -782,6 +801,24 @@ def _output(s: FactorSpec, df: pd.DataFrame, arrays: list[FloatArray]) -> FloatA
     return out
 
 
+def _fused_check(s: FactorSpec) -> bool:
+    return (
+        s.nan_policy == "raise"
+        and not s.takes_frame
+        and type(s).compute_checked is not FactorSpec.compute_checked
+    )
+
+
 def _run(s: FactorSpec, df: pd.DataFrame, cache: dict[tuple[str, bool], FloatArray]) -> pd.Series:
-    out = _output(s, df, _inputs(s, df, cache))
+    if _fused_check(s) and isinstance(df, pd.DataFrame) and len(df) > 0:
+        # the kernel checks its inputs as it reads them (one pass over the columns)
+        _check_frame(df)
+        arrays = [_input_array(s, df, c, cache, check=False) for c in s.inputs]
+        out, first = s.compute_checked(*arrays)
+        if first >= 0:
+            _inputs(s, df, {})  # raises the DataError naming the column and the row
+            raise DataError(f"factor {s.name!r}: a non-finite input at row {first}")
+        out = _output(s, df, [], out)
+    else:
+        out = _output(s, df, _inputs(s, df, cache))
     return pd.Series(out, index=df.index, name=s.name, copy=False)

@@ -633,6 +633,45 @@ def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -
     return out
 
 
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def atr_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int):
+    """Return ``(atr_nb(high, low, close, window), first)`` in one pass over the inputs.
+
+    ``first`` is the first row where ``high``, ``low`` or ``close`` is NaN or +-inf (-1 when
+    all are finite): the input check of ``ql.factors.compute`` fused into the kernel, so
+    the columns are read once. The output is bit-identical to :func:`atr_nb`.
+    """
+    n = close.shape[0]
+    out = np.empty(n)
+    state = atr_init_nb()
+    first = -1
+    for i in range(n):
+        h, lo, c = high[i], low[i], close[i]
+        d = (h - h) + (lo - lo) + (c - c)  # 0 when all three are finite, else NaN
+        if first < 0 and d != d:
+            first = i
+        state, out[i] = atr_step_nb(state, h, lo, c, window)
+    return out, first
+
+
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def natr_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int):
+    """Return ``(natr_nb(high, low, close, window), first)``; see :func:`atr_checked_nb`."""
+    n = close.shape[0]
+    out = np.empty(n)
+    state = atr_init_nb()
+    first = -1
+    for i in range(n):
+        h, lo, c = high[i], low[i], close[i]
+        d = (h - h) + (lo - lo) + (c - c)
+        if first < 0 and d != d:
+            first = i
+        state, atr = atr_step_nb(state, h, lo, c, window)
+        q = (atr / (c if c != 0.0 else 1.0)) * 100.0
+        out[i] = q if c != 0.0 else 0.0
+    return out, first
+
+
 @njit(cache=True, nogil=True)
 def adx_init_nb() -> tuple[int, float, float, float, float, float, float, float, float]:
     """Return the initial state of ADX.

@@ -407,9 +407,9 @@ def test_float64_inputs_are_read_without_a_copy(df, monkeypatch):
         return real(arr)
 
     monkeypatch.setattr(registry, "_first_nonfinite", spy)
-    ql.factors.compute("atr", df)
-    assert len(seen) == 3
-    for arr, col in zip(seen, ("high", "low", "close"), strict=True):
+    ql.factors.compute("mfi", df)  # no fused check: the columns are scanned first
+    assert len(seen) == 4
+    for arr, col in zip(seen, ("high", "low", "close", "volume"), strict=True):
         assert np.shares_memory(arr, df[col].to_numpy())
     # other dtypes are converted (and checked) as before
     as32 = df.astype({"close": np.float32})
@@ -419,3 +419,32 @@ def test_float64_inputs_are_read_without_a_copy(df, monkeypatch):
             "sma", df.astype({"close": np.float32}).astype({"close": np.float64}), window=5
         ).to_numpy(),
     )
+
+
+@pytest.mark.parametrize("name", ["atr", "natr"])
+def test_fused_input_check_equals_the_separate_check(df, name):
+    from quantlab.factors import registry
+    from quantlab.kernels import ta
+
+    s = ql.factors.spec(name)
+    assert registry._fused_check(s)
+    h, lo, c = (df[k].to_numpy() for k in ("high", "low", "close"))
+    out, first = s.compute_checked(h, lo, c)
+    np.testing.assert_array_equal(out, s.compute(h, lo, c))  # bit-identical
+    assert first == -1
+    kernel = {"atr": ta.atr_nb, "natr": ta.natr_nb}[name]
+    np.testing.assert_array_equal(ql.factors.compute(name, df).to_numpy(), kernel(h, lo, c, 14))
+    for col, row, bad in (("low", 40, np.nan), ("close", 7, -np.inf), ("high", 599, np.inf)):
+        broken = df.copy()
+        broken.iloc[row, broken.columns.get_loc(col)] = bad
+        assert s.compute_checked(*(broken[k].to_numpy() for k in s.inputs))[1] == row
+        with pytest.raises(
+            ql.DataError, match=rf"column '{col}' has a non-finite value .* at row {row} "
+        ):
+            ql.factors.compute(name, broken)
+    # two bad columns: the first input column in order is named, as by the separate check
+    broken = df.copy()
+    broken.iloc[50, broken.columns.get_loc("close")] = np.nan
+    broken.iloc[60, broken.columns.get_loc("high")] = np.nan
+    with pytest.raises(ql.DataError, match=r"column 'high' .* at row 60"):
+        ql.factors.compute(name, broken)
