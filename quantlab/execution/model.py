@@ -280,7 +280,10 @@ class OrderIntent:
         if self.decision_bar is not None:
             set_(self, "decision_bar", _ts(to_ms(self.decision_bar)))
         if not self.client_order_id:
-            purpose = f"{self.reason}|{self.order_type.value}|{self.side.value}|{self.size!r}"
+            purpose = (
+                f"{self.reason}|{self.order_type.value}|{self.side.value}|{self.size!r}|"
+                f"{self.limit_px!r}|{self.trigger_px!r}|{self.tif.value}|{self.reduce_only}"
+            )
             set_(
                 self,
                 "client_order_id",
