@@ -315,6 +315,11 @@ class ADX(FactorSpec):
     def compute(self, high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
         return ta.adx_nb(high, low, close, self.window)
 
+    def compute_checked(
+        self, high: FloatArray, low: FloatArray, close: FloatArray
+    ) -> tuple[FloatArray, int]:
+        return ta.adx_checked_nb(high, low, close, self.window)
+
     def compute_stepwise(self, high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
         w = self.window
         return _loop(
@@ -338,6 +343,9 @@ class OBV(FactorSpec):
 
     def compute(self, close: FloatArray, volume: FloatArray) -> FloatArray:
         return ta.obv_nb(close, volume)
+
+    def compute_checked(self, close: FloatArray, volume: FloatArray) -> tuple[FloatArray, int]:
+        return ta.obv_checked_nb(close, volume)
 
     def compute_stepwise(self, close: FloatArray, volume: FloatArray) -> FloatArray:
         return _loop(ta.obv_step_nb, ta.obv_init_nb, len(close), lambda i: (close[i], volume[i]))

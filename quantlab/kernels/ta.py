@@ -759,6 +759,22 @@ def adx_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
     return out
 
 
+@njit(cache=True, nogil=True)
+def adx_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int):
+    """Return ``(adx_nb(high, low, close, window), first)``; see :func:`atr_checked_nb`."""
+    n = close.shape[0]
+    out = np.empty(n)
+    state = adx_init_nb()
+    first = -1
+    for i in range(n):
+        h, lo, c = high[i], low[i], close[i]
+        d = (h - h) + (lo - lo) + (c - c)
+        if first < 0 and d != d:
+            first = i
+        state, out[i] = adx_step_nb(state, h, lo, c, window)
+    return out, first
+
+
 # --------------------------------------------------------------------------------------
 # volume
 
@@ -805,3 +821,19 @@ def obv_nb(close: np.ndarray, volume: np.ndarray) -> np.ndarray:
     for i in range(n):
         state, out[i] = obv_step_nb(state, close[i], volume[i])
     return out
+
+
+@njit(cache=True, nogil=True)
+def obv_checked_nb(close: np.ndarray, volume: np.ndarray):
+    """Return ``(obv_nb(close, volume), first)``; see :func:`atr_checked_nb`."""
+    n = close.shape[0]
+    out = np.empty(n)
+    state = obv_init_nb()
+    first = -1
+    for i in range(n):
+        c, v = close[i], volume[i]
+        d = (c - c) + (v - v)
+        if first < 0 and d != d:
+            first = i
+        state, out[i] = obv_step_nb(state, c, v)
+    return out, first

@@ -421,20 +421,24 @@ def test_float64_inputs_are_read_without_a_copy(df, monkeypatch):
     )
 
 
-@pytest.mark.parametrize("name", ["atr", "natr"])
+@pytest.mark.parametrize("name", ["atr", "natr", "adx", "obv"])
 def test_fused_input_check_equals_the_separate_check(df, name):
     from quantlab.factors import registry
     from quantlab.kernels import ta
 
     s = ql.factors.spec(name)
     assert registry._fused_check(s)
-    h, lo, c = (df[k].to_numpy() for k in ("high", "low", "close"))
-    out, first = s.compute_checked(h, lo, c)
-    np.testing.assert_array_equal(out, s.compute(h, lo, c))  # bit-identical
+    arrays = [df[k].to_numpy() for k in s.inputs]
+    out, first = s.compute_checked(*arrays)
+    np.testing.assert_array_equal(out, s.compute(*arrays))  # bit-identical
     assert first == -1
-    kernel = {"atr": ta.atr_nb, "natr": ta.natr_nb}[name]
-    np.testing.assert_array_equal(ql.factors.compute(name, df).to_numpy(), kernel(h, lo, c, 14))
-    for col, row, bad in (("low", 40, np.nan), ("close", 7, -np.inf), ("high", 599, np.inf)):
+    kernel = getattr(ta, f"{name}_nb")
+    args = (*arrays, 14) if name != "obv" else tuple(arrays)
+    np.testing.assert_array_equal(ql.factors.compute(name, df).to_numpy(), kernel(*args))
+    cases = [("low", 40, np.nan), ("close", 7, -np.inf), ("high", 599, np.inf)]
+    if name == "obv":
+        cases = [("volume", 40, np.nan), ("close", 7, -np.inf), ("close", 599, np.inf)]
+    for col, row, bad in cases:
         broken = df.copy()
         broken.iloc[row, broken.columns.get_loc(col)] = bad
         assert s.compute_checked(*(broken[k].to_numpy() for k in s.inputs))[1] == row
@@ -443,8 +447,9 @@ def test_fused_input_check_equals_the_separate_check(df, name):
         ):
             ql.factors.compute(name, broken)
     # two bad columns: the first input column in order is named, as by the separate check
+    first_col, other = s.inputs[0], s.inputs[-1]
     broken = df.copy()
-    broken.iloc[50, broken.columns.get_loc("close")] = np.nan
-    broken.iloc[60, broken.columns.get_loc("high")] = np.nan
-    with pytest.raises(ql.DataError, match=r"column 'high' .* at row 60"):
+    broken.iloc[50, broken.columns.get_loc(other)] = np.nan
+    broken.iloc[60, broken.columns.get_loc(first_col)] = np.nan
+    with pytest.raises(ql.DataError, match=rf"column '{first_col}' .* at row 60"):
         ql.factors.compute(name, broken)
