@@ -216,7 +216,8 @@ def resolve_key(strategy: StrategyBase, key: str) -> str:
     if "." in key or key in fields:
         if key.split(".")[0] not in fields or key == "kind":
             raise ConfigError(
-                f"grid key {key!r}: not a parameter of {type(strategy).__name__} "
+                f"grid key {key!r}: unknown parameter {key!r}; not a parameter of "
+                f"{type(strategy).__name__} "
                 f"({sorted(k for k in fields if k != 'kind')})"
             )
         return key
@@ -225,8 +226,8 @@ def resolve_key(strategy: StrategyBase, key: str) -> str:
     if key in Costs.model_fields:
         return f"costs.{key}"
     raise ConfigError(
-        f"grid key {key!r}: not a parameter of {type(strategy).__name__} "
-        f"({sorted(k for k in fields if k != 'kind')}), a stop "
+        f"grid key {key!r}: unknown parameter {key!r}; not a parameter of "
+        f"{type(strategy).__name__} ({sorted(k for k in fields if k != 'kind')}), a stop "
         f"({sorted(Stops.model_fields)}) or a cost ({sorted(Costs.model_fields)})"
     )
 

@@ -22,7 +22,6 @@ in time. Nothing of a fold depends on bars after its test window ends (tested).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import pandas as pd
 from quantlab._typing import Fill, Gaps
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import PreparedBars, prepare_bars, run
+from quantlab.backtest.grid import grid_values, plan_grid
 from quantlab.backtest.options import RunOptions, resolve_options
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import STAT_NAMES, compute_stats
@@ -302,18 +302,6 @@ def purged_kfold_splits(
 # ---------------------------------------------------------------------- candidates
 
 
-def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    for p in parts[:-1]:
-        sub = d.get(p)
-        if not isinstance(sub, dict):
-            raise ConfigError(f"grid key {key!r}: {p!r} is not a nested config")
-        d = sub
-    if parts[-1] not in d:
-        raise ConfigError(f"grid key {key!r}: unknown parameter {parts[-1]!r}")
-    d[parts[-1]] = value
-
-
 def _label(combo: Mapping[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in combo.items()) or "base"
 
@@ -323,58 +311,48 @@ def expand_grid(
 ) -> tuple[list[StrategyBase], list[str], int]:
     """Return every valid strategy of a parameter grid, their labels and the number skipped.
 
+    The grid is planned as a sweep's (:func:`quantlab.backtest.grid.plan_grid`): each value
+    checked against its field's rule, cross-field rules applied, one validated strategy
+    per remaining combination.
+
     Parameters
     ----------
-    strategy : StrategyBase, mapping or YAML path
+    strategy : StrategyBase, mapping, YAML path or registered name
         The base configuration.
     grid : mapping of parameter name to values, optional
         Cartesian product over the values; dotted names reach nested configs
-        (``"stops.stop_loss"``). None or empty: the base strategy alone.
+        (``"stops.stop_loss"``), stop shortcuts (``stop_loss``) work. None or empty: the
+        base strategy alone. Cost keys are refused (pass ``costs=``).
 
     Returns
     -------
     (candidates, labels, n_invalid)
         Combinations that a strategy refuses (e.g. ``fast >= slow``) are skipped and
-        counted in ``n_invalid``; an unknown parameter name raises :class:`ConfigError`.
+        counted in ``n_invalid``; an unknown parameter or a value its field refuses raises
+        :class:`ConfigError` naming it.
     """
     base = load_strategy(strategy)
     if not grid:
         return [base], ["base"], 0
     if not isinstance(grid, Mapping):
         raise ConfigError(f"grid: expected a mapping of parameter -> values, got {grid!r}")
-    keys = list(grid)
-    values = []
-    for key in keys:
-        v = grid[key]
+    for key, v in grid.items():
         if isinstance(v, str) or not isinstance(v, Sequence | np.ndarray) or len(v) == 0:
             raise ConfigError(f"grid[{key!r}]: expected a non-empty list of values, got {v!r}")
-        values.append(list(v))
-    dump = base.model_dump()
-    cls = type(base)
-    out: list[StrategyBase] = []
-    labels: list[str] = []
-    invalid = 0
-    for combo in itertools.product(*values):
-        d = _deep_copy(dump)
-        for key, v in zip(keys, combo, strict=True):
-            _set_dotted(d, key, v.item() if isinstance(v, np.generic) else v)
-        try:
-            out.append(cls(**d))
-        except ConfigError:
-            invalid += 1
-            continue
-        labels.append(_label(dict(zip(keys, combo, strict=True))))
-    if not out:
-        raise ConfigError(f"grid: none of the {invalid} combinations is a valid {cls.__name__}")
-    return out, labels, invalid
-
-
-def _deep_copy(d: Any) -> Any:
-    if isinstance(d, dict):
-        return {k: _deep_copy(v) for k, v in d.items()}
-    if isinstance(d, list):
-        return [_deep_copy(v) for v in d]
-    return d
+    plan = plan_grid(base, grid)
+    costs = [a.key for a in plan.axes if a.on_costs]
+    if costs:
+        raise ConfigError(
+            f"grid key {costs[0]!r}: a cost, not a strategy parameter; these candidates "
+            "share one set of costs (pass costs=)"
+        )
+    pairs, idx = plan.pairs()
+    raw = {k: grid_values(k, v) for k, v in grid.items()}
+    labels = [
+        _label({a.key: raw[a.key][int(i)] for a, i in zip(plan.axes, col, strict=True)})
+        for col in idx.T
+    ]
+    return [s for s, _ in pairs], labels, plan.n_combinations - len(pairs)
 
 
 # ------------------------------------------------------------------------- helpers
