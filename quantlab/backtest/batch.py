@@ -45,6 +45,7 @@ from quantlab.backtest.stats import METRIC_DIRECTIONS, STAT_NAMES, stats_from_me
 from quantlab.backtest.strategy import EMATrend, MACross, StrategyBase
 from quantlab.errors import ConfigError
 from quantlab.kernels import sweep as _sw
+from quantlab.kernels.backtest import N_PARAMS
 from quantlab.parallel import map_jobs, progress_bar
 
 __all__ = [
@@ -189,7 +190,7 @@ def run_configs(
     if m == 0:
         raise ConfigError("batch: no configurations to run")
     bs = bars.bar_seconds
-    params = np.empty((m, _sw_n_params()))
+    params = np.empty((m, N_PARAMS))
     for j, (s, c) in enumerate(pairs):
         params[j] = build_params(
             s, c, fill=options.fill, init_cash=options.init_cash, bar_seconds=bs
@@ -249,12 +250,6 @@ def run_configs(
             )  # fmt: skip
             bar.update(len(rows))
     return out
-
-
-def _sw_n_params() -> int:
-    from quantlab.kernels.backtest import N_PARAMS
-
-    return N_PARAMS
 
 
 def _signal_key(s: StrategyBase) -> str:
@@ -448,7 +443,7 @@ def estimate_grid(plan: GridPlan, n_bars: int, *, keep_rows: int | None = None) 
     windows = sum(len(a.values) for a in plan.axes if a.path in ("fast", "slow", "gate")) + 3
     table_bytes = rows * n_cols * 8
     signal_bytes = windows * n_bars * 8
-    chunk_bytes = FUSED_CHUNK * (_sw_n_params() + _sw.N_METRICS + 16) * 8
+    chunk_bytes = FUSED_CHUNK * (N_PARAMS + _sw.N_METRICS + 16) * 8
     return {
         "combinations": n,
         "invalid": plan.n_invalid,
@@ -478,8 +473,14 @@ def _chunk_job(idx: np.ndarray, kernel: _GridKernel) -> np.ndarray:
 class _Collector:
     """Builds the result column-wise: all rows, the top N, and/or Parquet row groups."""
 
-    def __init__(self, plan: GridPlan, n_rows: int, top: int | None, metric: str | None,
-                 output: Path | None, reorder: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        plan: GridPlan,
+        top: int | None,
+        metric: str | None,
+        output: Path | None,
+        reorder: bool,
+    ) -> None:
         self.plan = plan
         self.top = top
         self.metric = metric
@@ -624,7 +625,7 @@ def run_grid(
     kind = kernel.kind
     size, order = _grid_order(plan, kernel, chunk_size)
     reorder = order != sorted(order)
-    collector = _Collector(plan, n, top, metric, None if output is None else Path(output), reorder)
+    collector = _Collector(plan, top, metric, None if output is None else Path(output), reorder)
     show = n >= AUTO_PROGRESS_COMBOS if progress is None else bool(progress)
     kernel_s = 0.0
     done = 0
@@ -660,8 +661,3 @@ def run_grid(
         output=None if output is None else str(output),
         n_parts=n_parts,
     )
-
-
-def iter_chunks(plan: GridPlan, size: int) -> Iterator[np.ndarray]:
-    """Yield index chunks of a plan in grid order (see :meth:`GridPlan.chunks`)."""
-    return plan.chunks(size)

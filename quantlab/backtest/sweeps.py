@@ -464,37 +464,6 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def finish_table(
-    params: pd.DataFrame,
-    stats: pd.DataFrame,
-    *,
-    strategy: StrategyBase,
-    grid: Mapping[str, Any] | None,
-    n_invalid: int,
-    n_bars: int,
-    kind: int,
-    elapsed: float,
-    costs: Costs | None = None,
-) -> pd.DataFrame:
-    """Join parameter columns and statistics and attach a sweep's ``attrs``."""
-    table = pd.concat([params.reset_index(drop=True), stats.reset_index(drop=True)], axis=1)
-    used = make_costs(costs)
-    table.attrs.update(
-        {
-            "n_trials": len(table),
-            "n_invalid": int(n_invalid),
-            "n_bars": int(n_bars),
-            "strategy": load_strategy(strategy).model_dump(mode="json"),
-            "grid": {k: list(grid_values(k, v)) for k, v in (grid or {}).items()},
-            "metric_kind": "targets" if kind == _sw.KIND_TARGETS else "fused",
-            "elapsed_s": round(float(elapsed), 4),
-            "costs": used.model_dump(mode="json"),
-            "costs_text": describe_costs(used),
-        }
-    )
-    return table
-
-
 # --------------------------------------------------------------------------- CLI glue
 
 
