@@ -77,6 +77,17 @@ _STATUS = {
 }
 
 
+_LIMITERS: dict[str, WeightLimiter] = {}
+
+
+def _shared_limiter(base_url: str) -> WeightLimiter:
+    with _META_LOCK:
+        lim = _LIMITERS.get(base_url)
+        if lim is None:
+            lim = _LIMITERS[base_url] = WeightLimiter()
+        return lim
+
+
 def clear_meta_cache() -> None:
     """Forget the cached ``meta``/``spotMeta`` of every URL."""
     with _META_LOCK:
@@ -125,7 +136,12 @@ class HyperliquidBackend(ExecutionBackend):
     retry_wait_s : float
         Pause between look-ups and retries (doubles each time, capped at 2 s).
     limiter : WeightLimiter, optional
-        Request pacing (default: 1200 weight per minute, 0.5 s first back-off).
+        Request pacing (default: one limiter per URL in this process, 1200 weight per
+        minute, 0.5 s first back-off: the venue counts weights per IP).
+    lookup_before_send : bool
+        Before the first send of a client order id this client has not seen, ask the venue
+        whether it already holds it (a restarted runner re-deciding a bar sends nothing
+        twice, whether or not the venue refuses duplicate ids).
     """
 
     name = "hyperliquid"
@@ -147,6 +163,7 @@ class HyperliquidBackend(ExecutionBackend):
         lookup_attempts: int = 8,
         retry_wait_s: float = 0.25,
         limiter: WeightLimiter | None = None,
+        lookup_before_send: bool = True,
     ) -> None:
         from hyperliquid.api import API
 
@@ -168,7 +185,8 @@ class HyperliquidBackend(ExecutionBackend):
         self.absent_confirmations = int(absent_confirmations)
         self.lookup_attempts = int(lookup_attempts)
         self.retry_wait_s = float(retry_wait_s)
-        self.limiter = limiter or WeightLimiter()
+        self.limiter = limiter or _shared_limiter(base_url)
+        self.lookup_before_send = bool(lookup_before_send)
         self._nonces = nonce_source(self._wallet.address)
         self._api = API(base_url, timeout)
         self._lock = threading.RLock()
@@ -390,10 +408,15 @@ class HyperliquidBackend(ExecutionBackend):
 
         cloid = intent.client_order_id
         with self._lock:
-            if cloid in self._known:
-                found = self.order_status(cloid)
-                return found if found is not None else self._known[cloid]
-        request, size, _ = self._wire(intent)
+            known = self._known.get(cloid)
+        if known is not None:
+            found = self.order_status(cloid)
+            return self._remember(found) if found is not None else known
+        request, size, _ = self._wire(intent)  # venue rules first: a refusal sends nothing
+        if self.lookup_before_send:
+            found = self.order_status(cloid)
+            if found is not None:
+                return self._remember(found)
         wire = order_request_to_order_wire(request, self._asset[request["coin"]])
         action = order_wires_to_order_action([wire])
         for _attempt in range(self.max_attempts):

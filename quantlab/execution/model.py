@@ -39,6 +39,7 @@ __all__ = [
     "TimeInForce",
     "TriggerKind",
     "make_client_order_id",
+    "stop_market",
     "to_ms",
 ]
 
@@ -464,3 +465,36 @@ class Bar:
                 f"Bar at {self.time}: needs low <= open, close <= high, got "
                 f"o={self.open} h={self.high} l={self.low} c={self.close}"
             )
+
+
+def stop_market(
+    strategy_id: str,
+    symbol: str,
+    position: float,
+    stop_px: float,
+    *,
+    decision_bar: Any = None,
+    reason: str = "backstop",
+    client_order_id: str = "",
+) -> OrderIntent:
+    """Return the reduce-only stop-market order that closes ``position`` at ``stop_px``.
+
+    The exchange-side backstop of a position: it rests on the venue (a trigger order) and
+    fires even when the runner is gone. ``position`` is signed (+ long, - short).
+    """
+    if not position:
+        raise ConfigError("stop_market: position is 0; there is nothing to protect")
+    side = Side.SELL if position > 0 else Side.BUY
+    return OrderIntent(
+        strategy_id,
+        symbol,
+        side,
+        abs(position),
+        order_type=OrderType.TRIGGER,
+        trigger_px=stop_px,
+        trigger_kind=TriggerKind.STOP_LOSS,
+        reduce_only=True,
+        client_order_id=client_order_id,
+        decision_bar=decision_bar,
+        reason=reason,
+    )

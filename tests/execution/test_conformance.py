@@ -22,6 +22,7 @@ from quantlab.execution.model import (
     OrderType,
     Side,
     make_client_order_id,
+    stop_market,
 )
 
 SYMBOL = "BTC"
@@ -200,9 +201,7 @@ def test_stop_far_away_does_not_fire(venue):
     size = _size(b)
     b.submit(_intent("buy", size))
     venue.settle()
-    level = round(b.mid(SYMBOL) * 0.5)
-    stop = _intent("sell", size, order_type="trigger", trigger_px=level, trigger_kind="sl",
-                   reduce_only=True)  # fmt: skip
+    stop = stop_market("conf", SYMBOL, b.position(SYMBOL), round(b.mid(SYMBOL) * 0.5))
     b.submit(stop)
     venue.step(2)
     assert b.position(SYMBOL) == pytest.approx(size)

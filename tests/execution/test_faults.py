@@ -155,3 +155,18 @@ def test_faults_from_a_spec_are_seeded(exchange):
     assert [a.take("5xx") for _ in range(50)] == [b.take("5xx") for _ in range(50)]
     with pytest.raises(Exception, match="unknown kind"):
         Faults("boom:1")
+
+
+@pytest.mark.parametrize(("lookup", "expected"), [(True, 1), (False, 2)])
+def test_a_restarted_client_does_not_send_a_known_order_again(exchange, lookup, expected):
+    """A new client (a restarted runner) re-deciding the same bar sends nothing twice.
+
+    Without the look-up the local exchange, which like any venue may hold two orders with
+    one client id, ends up with two: the look-up is what prevents it.
+    """
+    handle, wallet = exchange
+    intent = _limit(_backend(handle, wallet), "restart")
+    first = _backend(handle, wallet).submit(intent)
+    again = _backend(handle, wallet, lookup_before_send=lookup).submit(intent)
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: expected}
+    assert (again.oid == first.oid) is lookup
