@@ -525,7 +525,7 @@ def run_sweep_cli(
         if source != "synthetic":
             raise ConfigError(f"--seed: only the synthetic source takes a seed, not {source!r}")
         options["seed"] = seed
-    df = load(source, symbol=symbol, interval=interval, start=start, end=end, **options)
+    df = load(source, symbol=symbol, interval=interval, start=start, end=end, gaps=gaps, **options)
     as_csv = output is not None and Path(output).suffix == ".csv"
     table = sweep(
         df,
@@ -534,8 +534,7 @@ def run_sweep_cli(
         costs if costs is not None else "hyperliquid",
         fill=fill,
         init_cash=init_cash,
-        interval=interval,
-        gaps=gaps,
+        gaps=gaps,  # the interval: the loaded bars' own (a file's may differ from --interval)
         progress=progress,
         scheduler=scheduler,
         top=None if as_csv else top,
