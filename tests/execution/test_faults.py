@@ -161,8 +161,8 @@ def test_faults_from_a_spec_are_seeded(exchange):
 def test_a_restarted_client_does_not_send_a_known_order_again(exchange, lookup, expected):
     """A new client (a restarted runner) re-deciding the same bar sends nothing twice.
 
-    Without the look-up the local exchange, which like any venue may hold two orders with
-    one client id, ends up with two: the look-up is what prevents it.
+    The local exchange does not refuse a repeated client id (so the test judges the client,
+    not the venue): without the look-up it ends up holding two orders, with it one.
     """
     handle, wallet = exchange
     intent = _limit(_backend(handle, wallet), "restart")

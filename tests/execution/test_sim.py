@@ -258,3 +258,48 @@ def test_venue_rounding():
     assert round_size(0.123456, 5) == 0.12346 and round_size(0.123456, 5, down=True) == 0.12345
     assert size_ok("0.12345", 5) and not size_ok("0.123456", 5) and not size_ok("0", 5)
     assert to_wire(0.1 + 0.2) == "0.3" and to_wire(26951.0) == "26951"
+
+
+def test_grouped_tpsl_children_wait_for_their_parent(market):
+    _, wallet, info, ex = market
+    addr = wallet.address
+    btc = float(info.all_mids()["BTC"])
+
+    def req(is_buy, px, order_type, reduce_only):
+        return {"coin": "BTC", "is_buy": is_buy, "sz": 0.01, "limit_px": px,
+                "order_type": order_type, "reduce_only": reduce_only}  # fmt: skip
+
+    tp = {"trigger": {"triggerPx": round_price(btc * 1.5, 5), "isMarket": True, "tpsl": "tp"}}
+    sl = {"trigger": {"triggerPx": round_price(btc * 0.5, 5), "isMarket": True, "tpsl": "sl"}}
+    resting_parent = req(True, round_price(btc * 0.8, 5), {"limit": {"tif": "Gtc"}}, False)
+    children = [req(False, round_price(btc * 1.4, 5), tp, True),
+                req(False, round_price(btc * 0.4, 5), sl, True)]  # fmt: skip
+    r = ex.bulk_orders([resting_parent, *children], grouping="normalTpsl")
+    statuses = r["response"]["data"]["statuses"]
+    assert "resting" in statuses[0] and statuses[1:] == ["waitingForFill", "waitingForFill"]
+    (parent,) = info.frontend_open_orders(addr)  # the children are not live yet
+    assert len(parent["children"]) == 2
+    filled_parent = req(True, round_price(btc * 1.01, 5), {"limit": {"tif": "Ioc"}}, False)
+    r = ex.bulk_orders([filled_parent, *children], grouping="normalTpsl")
+    statuses = r["response"]["data"]["statuses"]
+    assert "filled" in statuses[0] and statuses[1:] == ["waitingForTrigger", "waitingForTrigger"]
+    kinds = sorted(o["orderType"] for o in info.frontend_open_orders(addr))
+    assert kinds == ["Limit", "Stop Market", "Take Profit Market"]
+
+
+def test_funding_is_charged_on_the_hour(market):
+    handle, wallet, info, ex = market
+    ex.market_open("BTC", True, 0.1)
+    state = info.user_state(wallet.address)
+    raw = float(state["marginSummary"]["totalRawUsd"])
+    now = handle.now_ms
+    to_hour = 3_600_000 - now % 3_600_000
+    handle.advance(to_hour / 1000 + 30)
+    after = info.user_state(wallet.address)
+    (rate,) = [h for h in info.funding_history("BTC", now) if h["time"] == now + to_hour]
+    paid = raw - float(after["marginSummary"]["totalRawUsd"])
+    k = (now + to_hour - handle.exchange.start_ms) // 60_000 - 1
+    mark = float(handle.exchange.paths["BTC"].close[k])
+    assert paid == pytest.approx(0.1 * mark * float(rate["fundingRate"]), rel=1e-6)
+    cum = after["assetPositions"][0]["position"]["cumFunding"]["sinceOpen"]
+    assert float(cum) == pytest.approx(paid, rel=1e-6)
