@@ -107,3 +107,21 @@ def test_pipeline_end_to_end_on_paper():
     assert res.order is None and [b.kind for b in res.breaches] == ["rejected"]
     assert pipe.decide("s", "BTC", 0, price=1.0, equity=1.0).refused
     assert math.isfinite(d.estimate.cost_frac)
+
+
+def test_estimator_inputs_equal_the_engines_causal_inputs():
+    """Fed bars[:t], the estimator holds exactly the engine's inputs of bar t (no look-ahead)."""
+    from quantlab.backtest.engine import build_inputs
+    from quantlab.backtest.strategy import ma_cross
+    from quantlab.data.synthetic import synthetic_bars
+
+    bars = synthetic_bars(symbol="ETH", interval="1h", n_bars=120, seed=2)
+    costs = Costs(vol_slippage=0.3, impact=0.2, vol_window=10)
+    engine = build_inputs(bars, ma_cross(), costs, 3600.0)
+    est = SlippageEstimator(costs)
+    for t in range(len(bars)):
+        bar_vol, volume_ref = est.inputs("ETH")
+        np.testing.assert_allclose(bar_vol, engine["bar_vol"][t], rtol=1e-12, equal_nan=True)
+        np.testing.assert_equal(volume_ref, engine["volume_ref"][t])
+        est.update("ETH", bars["close"].iloc[t], bars["volume"].iloc[t])
+    assert np.isfinite(engine["bar_vol"][20:]).all()
