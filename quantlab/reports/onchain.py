@@ -155,7 +155,7 @@ def onchain_study(
     t0, t1 = swaps["time"].iloc[0], swaps["time"].iloc[-1]
     at = (t0 + (t1 - t0) * split).floor("1h")
     train = swaps[swaps["time"] < at]
-    graph = wallets.co_trading_graph(train, window, min_weight=2.0)
+    graph = wallets.co_trading_graph(train, window, min_weight=2.0, top_k=5)
     labels = wallets.clusters(train, window)
     planted = m.clusters[m.clusters >= 0]
     nmi = wallets.nmi(planted, labels.reindex(planted.index).fillna(-1))

@@ -39,8 +39,9 @@ def co_trading_edges(
     Notes
     -----
     Within each (token, side) group, sorted by time, swap ``i`` pairs with every later
-    swap ``i + d`` no more than ``window`` later (vectorised over ``d``); pairs of one
-    wallet with itself are dropped and the rest counted per wallet pair.
+    swap ``i + d`` no more than ``window`` later (vectorised over ``i``, looping over
+    ``d`` with the swaps that still have a partner); pairs of one wallet with itself are
+    dropped and the rest counted per wallet pair.
     """
     if not {"token", "side", "wallet", "time"} <= set(swaps.columns):
         raise DataError("co_trading_edges: expected a swap frame (token, side, wallet, time)")
@@ -53,16 +54,21 @@ def co_trading_edges(
     g, t, w = group[order], t[order], codes[order].astype(np.int64)
     n_w = len(wallets)
     keys = []
-    for d in range(1, max_lag + 1):
-        if d >= len(t):
-            break
-        ok = (g[d:] == g[:-d]) & (t[d:] - t[:-d] <= w_ns)
-        if not ok.any():
-            break
-        a, b = w[:-d][ok], w[d:][ok]
+    # swap i pairs with i + d while the later swap is in the same group and the window;
+    # once (i, i + d) fails, every later partner of i fails too: i leaves the candidates
+    cand = np.arange(max(len(t) - 1, 0))
+    d = 1
+    while cand.size and d <= max_lag:
+        j = cand + d
+        inside = j < len(t)
+        cand, j = cand[inside], j[inside]
+        ok = (g[j] == g[cand]) & (t[j] - t[cand] <= w_ns)
+        cand, j = cand[ok], j[ok]
+        a, b = w[cand], w[j]
         diff = a != b
         a, b = a[diff], b[diff]
         keys.append(np.minimum(a, b) * n_w + np.maximum(a, b))
+        d += 1
     if not keys:
         return pd.DataFrame({"a": [], "b": [], "weight": []})
     uk, counts = np.unique(np.concatenate(keys), return_counts=True)
@@ -75,19 +81,56 @@ def co_trading_edges(
     )
 
 
-def co_trading_graph(swaps: pd.DataFrame, window: str = "10m", min_weight: float = 1.0) -> Any:
-    """Return the co-trading graph as a weighted :class:`networkx.Graph`.
+def co_trading_graph(
+    swaps: pd.DataFrame,
+    window: str = "10m",
+    min_weight: float = 1.0,
+    top_k: int | None = None,
+) -> Any:
+    r"""Return the co-trading graph as a weighted :class:`networkx.Graph`.
 
-    Every wallet of ``swaps`` is a node (isolated if it never co-trades); edges lighter
-    than ``min_weight`` are left out.
+    Parameters
+    ----------
+    swaps : pd.DataFrame
+        A swap frame.
+    window : str
+        Co-trading window.
+    min_weight : float
+        Edges lighter than this are left out (a single chance meeting weighs 1).
+    top_k : int, optional
+        Keep only each wallet's ``top_k`` strongest ties (an edge stays if it is among
+        the top of either end), strength being the association
+        :math:`w_{ab} / \sqrt{n_a n_b}` (co-trades over the geometric mean of the two
+        wallets' swap counts), so busy wallets do not tie to everyone by chance.
+
+    Notes
+    -----
+    Every wallet of ``swaps`` is a node (isolated if it never co-trades). Edge weights
+    are the co-trade counts.
     """
     import networkx as nx
 
     edges = co_trading_edges(swaps, window)
+    keep = edges[edges["weight"] >= min_weight]
+    if top_k is not None:
+        if top_k < 1:
+            raise ConfigError(f"co_trading_graph: top_k must be >= 1, got {top_k!r}")
+        n = swaps.loc[swaps["side"] != 0, "wallet"].value_counts()
+        score = keep["weight"].to_numpy() / np.sqrt(
+            n.reindex(keep["a"]).to_numpy(dtype=float) * n.reindex(keep["b"]).to_numpy(dtype=float)
+        )
+        ranked = keep.assign(score=score).sort_values(
+            ["score", "a", "b"], ascending=[False, True, True]
+        )
+        best = (
+            ranked.groupby("a", sort=False)
+            .head(top_k)
+            .index.union(ranked.groupby("b", sort=False).head(top_k).index)
+        )
+        keep = keep.loc[keep.index.isin(best)]
     graph = nx.Graph()
     graph.add_nodes_from(pd.unique(swaps["wallet"]))
-    keep = edges[edges["weight"] >= min_weight]
-    graph.add_weighted_edges_from(keep.itertuples(index=False, name=None))
+    graph.add_weighted_edges_from(keep[["a", "b", "weight"]].itertuples(index=False, name=None))
     return graph
 
 
@@ -115,6 +158,7 @@ def clusters(
     window: str = "10m",
     *,
     min_weight: float = 2.0,
+    top_k: int | None = 5,
     min_size: int = 3,
     resolution: float = 1.0,
     seed: int = 0,
@@ -125,8 +169,9 @@ def clusters(
     ----------
     swaps
         A swap frame.
-    window, min_weight
-        Co-trading window and the lightest edge kept (chance meetings are light).
+    window, min_weight, top_k
+        Co-trading window, the lightest edge kept (chance meetings are light) and how
+        many strongest ties per wallet are kept (see :func:`co_trading_graph`).
     min_size
         Communities smaller than this are not clusters (label ``-1``).
     resolution, seed
@@ -137,7 +182,8 @@ def clusters(
     pd.Series
         Cluster id per wallet (0 = largest cluster), ``-1`` for the unclustered.
     """
-    labels = louvain(co_trading_graph(swaps, window, min_weight), resolution=resolution, seed=seed)
+    graph = co_trading_graph(swaps, window, min_weight, top_k)
+    labels = louvain(graph, resolution=resolution, seed=seed)
     sizes = labels.map(labels.value_counts())
     labels[sizes < min_size] = -1
     kept = sorted(set(labels[labels >= 0]))

@@ -50,6 +50,7 @@ __all__ = ["Swap", "parse_swaps"]
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
+_DEX_IDS = frozenset(PROGRAMS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ def _b58_first_byte(data: str) -> int | None:
 def _result(tx: Any) -> Mapping[str, Any] | None:
     if tx is None:
         return None
-    if not isinstance(tx, Mapping):
+    if type(tx) is not dict and not isinstance(tx, Mapping):
         to_json = getattr(tx, "to_json", None)
         if to_json is None:
             raise DataError(
@@ -141,7 +142,7 @@ def _keys(tx: Mapping[str, Any]) -> tuple[list[str], set[int]]:
         ) from None
     keys: list[str] = []
     signers: set[int] = set()
-    if raw and isinstance(raw[0], Mapping):
+    if raw and isinstance(raw[0], dict):
         for i, k in enumerate(raw):
             keys.append(k["pubkey"])
             if k.get("signer"):
@@ -190,10 +191,10 @@ class _Scan:
             self._layout(pid, ix, keys)
             return
         parsed = ix.get("parsed")
-        if not isinstance(parsed, Mapping):
+        if type(parsed) is not dict:
             return
         info = parsed.get("info")
-        if not isinstance(info, Mapping):
+        if type(info) is not dict:
             return
         kind = parsed.get("type")
         owner = self.owner_of
@@ -229,12 +230,11 @@ class _Scan:
                 auth = accs[11]
                 for i in (6, 10, 12):
                     self.owner_of.setdefault(accs[i], auth)
-        elif pid in TOKEN_SWAP_PROGRAMS and len(accs) >= 7:
+        elif pid in TOKEN_SWAP_PROGRAMS and len(accs) >= 7 and accs[6] not in self.owner_of:
+            src_owner = self.owner_of.get(accs[3])
             data = ix.get("data")
-            if isinstance(data, str) and _b58_first_byte(data) == 1:  # Swap
-                src_owner = self.owner_of.get(accs[3])
-                if src_owner is not None:
-                    self.owner_of.setdefault(accs[6], src_owner)
+            if src_owner is not None and isinstance(data, str) and _b58_first_byte(data) == 1:
+                self.owner_of[accs[6]] = src_owner  # Swap: destination owned like source
 
 
 def _token_amounts(
@@ -279,11 +279,13 @@ def parse_swaps(tx: Any, wallets: Iterable[str] | None = None) -> list[Swap]:
     if tx is None:
         return []
     meta = tx.get("meta")
-    if not isinstance(meta, Mapping):
+    if type(meta) is not dict and not isinstance(meta, Mapping):
         raise DataError("parse_swaps: field 'meta' is missing; expected a getTransaction result")
     if meta.get("err") is not None:
         return []
     keys, signers = _keys(tx)
+    if _DEX_IDS.isdisjoint(keys):  # program ids are static account keys: no DEX, no swap
+        return []
     message = tx["transaction"]["message"]
     scan = _Scan()
     top = message.get("instructions") or ()
@@ -330,25 +332,24 @@ def parse_swaps(tx: Any, wallets: Iterable[str] | None = None) -> list[Swap]:
     block_time = int(tx.get("blockTime") or 0)
     slot = int(tx.get("slot") or 0)
 
-    # how much of each mint flowed into accounts (to spot the middle legs of routes)
-    inflow_by_owner: dict[str, dict[str, int]] = {}
-    for idx, (mint, d, _dec, _a0, _a1) in accounts.items():
-        if d > 0:
-            inflow_by_owner.setdefault(mint, {})
-            own = account_owner[idx] or ""
-            inflow_by_owner[mint][own] = inflow_by_owner[mint].get(own, 0) + d
+    owned: dict[str, list[int]] = {}
+    for idx, own in account_owner.items():
+        if own is not None:
+            owned.setdefault(own, []).append(idx)
 
     swaps: list[Swap] = []
     for wallet in dict.fromkeys(candidates):
+        mine = owned.get(wallet)
+        if not mine:  # every swap moves at least one token account of the trader
+            continue
         w_idx = keys.index(wallet)
         if w_idx >= n:
             continue
         delta: dict[str, int] = {}
         decimals: dict[str, int] = {SOL_MINT: SOL_DECIMALS}
         sol = post_l[w_idx] - pre_l[w_idx] + (fee if wallet == payer else 0)
-        for idx, (mint, d, dec, a0, a1) in accounts.items():
-            if account_owner[idx] != wallet:
-                continue
+        for idx in mine:
+            mint, d, dec, a0, a1 = accounts[idx]
             if mint == SOL_MINT:
                 sol += d
                 wsol_pre, wsol_post = a0, a1
@@ -372,11 +373,15 @@ def parse_swaps(tx: Any, wallets: Iterable[str] | None = None) -> list[Swap]:
             delta[SOL_MINT] = delta.get(SOL_MINT, 0) + sol
         paid = [m for m, d in delta.items() if d < 0]
         got = [m for m, d in delta.items() if d > 0]
-        if len(got) > 1:
+        if len(got) > 1:  # drop the middle legs of a route: mints that also flowed to others
             got = [
                 m
                 for m in got
-                if not any(v > 0 for o, v in inflow_by_owner.get(m, {}).items() if o != wallet)
+                if not any(
+                    d > 0 and a[0] == m and account_owner[i] != wallet
+                    for i, a in accounts.items()
+                    for d in (a[1],)
+                )
             ]
         if len(paid) != 1 or len(got) != 1:
             continue
