@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from quantlab.lifecycle.evidence import rejudge
 from quantlab.lifecycle.gates import (
     AutoPauseConfig,
     LifecycleConfig,
@@ -89,6 +90,7 @@ __all__ = [
     "profit_factor",
     "promote",
     "ramp_gates",
+    "rejudge",
     "resolve_strategy",
     "retire",
     "start_sim",

@@ -119,6 +119,7 @@ def start_sim(
     run_dir: str | Path | None = None,
     costs: Any = None,
     wait: float = 60.0,
+    rate_limit: bool = True,
 ) -> SimSession:
     """Start the local exchange and a ``sim`` runner trading it; return the session.
 
@@ -146,6 +147,9 @@ def start_sim(
         The runner's cost model (default: the validation's, or Hyperliquid's).
     wait : float
         Seconds to wait for the runner's first heartbeat.
+    rate_limit : bool
+        Enforce the venue's request weights on the local exchange (the runner paces
+        itself by them either way).
     """
     from eth_account import Account
 
@@ -160,7 +164,11 @@ def start_sim(
     guard_start(strategy, "sim", registry=reg)  # refuse before starting anything
     account = Account.create()  # exists only on this local exchange
     exchange = serve(
-        seed=seed, fund={account.address: float(init_cash)}, speed=float(speed), start=start
+        seed=seed,
+        fund={account.address: float(init_cash)},
+        speed=float(speed),
+        start=start,
+        rate_limit=rate_limit,
     )
     try:
         exchange.advance(float(history_bars) * interval_seconds(interval))  # the warm-up
