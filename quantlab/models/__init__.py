@@ -1,8 +1,14 @@
 """Prediction models: Kalman / IMM / RBPF, Hawkes, GARCH, conformal intervals, Hedge, accuracy.
 
-Models are scikit-learn shaped (``__init__`` stores parameters, ``fit`` returns self,
-fitted attributes end in ``_``) and have ``filter``/``update`` for sequential use that call
-the same numba step kernels, so batch and streaming agree by construction.
+Every model derives from :class:`~quantlab.models.base.BaseModel` and speaks one set of
+verbs: ``fit(data)`` returns the model (estimating its parameters, or conditioning its live
+state on the history when it has none to estimate), ``filter(data)`` runs a whole series,
+``update(obs)`` one live step through the same numba step kernel (so streaming equals
+batch), ``state()`` snapshots the live state and ``reset()`` forgets it. Models are
+scikit-learn shaped: ``__init__`` stores parameters, ``check_params()`` validates them,
+fitted attributes end in ``_``. :mod:`quantlab.models.conformance` checks the contract on
+every model (the test suite runs it); the model-backed factors register in
+:mod:`quantlab.models.factors`.
 """
 
 from __future__ import annotations
