@@ -65,6 +65,8 @@ class SearchResult:
     metric : str
     study : optuna.study.Study
         The optuna study, for its plots.
+    costs : Costs
+        The costs every trial was charged.
     """
 
     best_params: dict[str, Any]
@@ -75,6 +77,7 @@ class SearchResult:
     n_invalid: int
     metric: str
     study: Any = field(default=None)
+    costs: Costs | None = None
 
     def __repr__(self) -> str:
         return (
@@ -258,6 +261,7 @@ def search(
         n_invalid=len(trials) - len(complete),
         metric=metric,
         study=study,
+        costs=base_costs,
     )
 
 

@@ -34,7 +34,7 @@ from quantlab._typing import Fill, Gaps
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import PreparedBars, prepare_bars, run
 from quantlab.backtest.grid import grid_values, plan_grid
-from quantlab.backtest.options import RunOptions, resolve_options
+from quantlab.backtest.options import RunOptions, describe_costs, resolve_options
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
 from quantlab.backtest.stats import STAT_NAMES, compute_stats
 from quantlab.backtest.strategy import StrategyBase, load_strategy
@@ -544,6 +544,8 @@ class WalkForwardResult:
         multiplied by each factor (rows; 1.0 is the base run).
     splits : list of Split
     metric : str
+    costs : Costs
+        The costs every fold was charged (the stress rows multiply them).
     """
 
     returns: pd.Series
@@ -560,13 +562,16 @@ class WalkForwardResult:
     stress: pd.DataFrame
     splits: list[Split] = field(default_factory=list)
     metric: str = "sharpe"
+    costs: Costs | None = None
 
     def __repr__(self) -> str:
         s = self.stats
+        costs = "?" if self.costs is None else describe_costs(self.costs)
         return (
             f"WalkForwardResult({len(self.folds)} folds, {len(self.returns)} OOS bars, "
             f"{self.n_trials} trials, sharpe={s['sharpe']:.3f}, "
-            f"total_return={s['total_return']:.4%}, n_trades={int(s['n_trades'])})"
+            f"total_return={s['total_return']:.4%}, n_trades={int(s['n_trades'])}, "
+            f"costs={costs!r})"
         )
 
 
@@ -744,6 +749,7 @@ def walk_forward(
         stress=pd.DataFrame(stress_rows).T.rename_axis("cost_multiplier"),
         splits=splits,
         metric=metric if isinstance(metric, str) else getattr(metric, "__name__", "custom"),
+        costs=cost,
     )
 
 
@@ -802,7 +808,10 @@ def stress(
         c = scale_costs(opts.costs, m)
         res = run(bars, strategy, c, fill=opts.fill, init_cash=opts.init_cash)
         rows[float(m)] = res.stats
-    return pd.DataFrame(rows).T.rename_axis("cost_multiplier")
+    out = pd.DataFrame(rows).T.rename_axis("cost_multiplier")
+    out.attrs["costs"] = opts.costs.model_dump(mode="json")
+    out.attrs["costs_text"] = describe_costs(opts.costs)
+    return out
 
 
 def candidate_returns(
@@ -838,4 +847,5 @@ def candidate_returns(
     out = pd.DataFrame(cols, index=df.index)
     out.attrs["n_invalid"] = n_invalid
     out.attrs["stats"] = pd.DataFrame(stats).T
+    out.attrs["costs"] = opts.costs.model_dump(mode="json")
     return out
