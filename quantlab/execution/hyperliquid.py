@@ -414,7 +414,7 @@ class HyperliquidBackend(ExecutionBackend):
             return self._remember(found) if found is not None else known
         request, size, _ = self._wire(intent)  # venue rules first: a refusal sends nothing
         if self.lookup_before_send:
-            found = self.order_status(cloid)
+            found = self._lookup(cloid)  # orderStatus, open orders and fills
             if found is not None:
                 return self._remember(found)
         wire = order_request_to_order_wire(request, self._asset[request["coin"]])
@@ -507,9 +507,16 @@ class HyperliquidBackend(ExecutionBackend):
         for front in self._info({"type": "frontendOpenOrders", "user": self.address}) or []:
             if front.get("cloid") == cloid:
                 return self._order_from_front(front, "open", front.get("timestamp", 0))
-        for f in self._raw_fills():
-            if f.get("cloid") == cloid:
-                raise VenueUnavailable("order status lags its fills")  # a partial view
+        fills = [f for f in self._raw_fills() if f.get("cloid") == cloid]
+        if fills:  # the order status lags its fills: the fills prove the order exists
+            size = sum(float(f["sz"]) for f in fills)
+            avg = sum(float(f["sz"]) * float(f["px"]) for f in fills) / size
+            f0 = fills[0]
+            return Order(
+                symbol=f0["coin"], side=Side.of(f0["side"]), size=size, client_order_id=cloid,
+                oid=int(f0["oid"]), status=OrderStatus.FILLED, filled_size=size, avg_px=avg,
+                time_ms=max(int(f["time"]) for f in fills), message="known from its fills",
+            )  # fmt: skip
         return None
 
     def cancel(self, symbol: str, client_order_id: str) -> bool:

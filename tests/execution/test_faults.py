@@ -170,3 +170,18 @@ def test_a_restarted_client_does_not_send_a_known_order_again(exchange, lookup, 
     again = _backend(handle, wallet, lookup_before_send=lookup).submit(intent)
     assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: expected}
     assert (again.oid == first.oid) is lookup
+
+
+def test_fills_alone_prove_an_order_exists(exchange, monkeypatch):
+    """When orderStatus and the open orders lag, the fills still count as evidence."""
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    intent = _market(b, "fills-only")
+    b.submit(intent)
+    monkeypatch.setattr(
+        handle.exchange, "order_status", lambda user, ident: {"status": "unknownOid"}
+    )
+    fresh = _backend(handle, wallet)
+    again = fresh.submit(intent)
+    assert again.status is OrderStatus.FILLED and again.message == "known from its fills"
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
