@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantlab._typing import Fill, Gaps
+from quantlab._typing import Fill, Gaps, Keep
 from quantlab.backtest.batch import (
     SWEEP_COLUMNS,
     estimate_grid,
@@ -250,6 +250,7 @@ def sweep(
     options: RunOptions | None = None,
     top: int | None = None,
     metric: str = "sharpe",
+    keep: Keep | None = None,
     output: str | Path | None = None,
     confirm: bool = False,
     chunk_size: int | None = None,
@@ -278,6 +279,9 @@ def sweep(
         direction: the smallest ``max_drawdown`` first). Default: every row, grid order.
     metric : str
         The statistic ``top`` ranks by (default ``"sharpe"``).
+    keep : {"all", "top"}, optional
+        Say it outright: ``"all"`` rows (the default without ``top``) or the ``"top"``
+        rows (the default with it).
     output : path, optional
         A ``.parquet`` file every row is streamed to as its chunk finishes (with ``top``,
         the sweep then never holds its whole table: 10 M combinations fit in memory).
@@ -323,6 +327,12 @@ def sweep(
         )
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ConfigError(f"top: must be a positive integer, got {top!r}")
+    if keep not in (None, "all", "top"):
+        raise ConfigError(f"keep: must be 'all' or 'top', got {keep!r}")
+    if keep == "top" and top is None:
+        raise ConfigError("keep='top' needs top=N (the number of rows to keep)")
+    if keep == "all" and top is not None:
+        raise ConfigError(f"keep='all' keeps every row; drop top={top} or use keep='top'")
     if output is not None and Path(output).suffix != ".parquet":
         raise ConfigError(f"output: {str(output)!r} must end in .parquet")
     if scheduler is not None and executor is not None:

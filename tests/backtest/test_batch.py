@@ -46,6 +46,10 @@ def test_top_equals_the_ranked_full_table(bars, case, metric):
     pd.testing.assert_frame_equal(top, expected, check_exact=True)
     res = SweepResult.of(top)
     assert res.n_rows == 5 and res.n_trials == len(full) and res.top == 5
+    kept = sweep(bars, base, grid, 0.0005, top=5, metric=metric, keep="top")
+    pd.testing.assert_frame_equal(kept, top, check_exact=True)
+    with pytest.raises(ConfigError, match="keep='all'"):
+        sweep(bars, base, grid, 0.0005, top=5, keep="all")
     # better direction: drawdown ascending, sharpe descending
     v = top[metric].to_numpy()
     assert (np.diff(v) * METRIC_DIRECTIONS[metric] <= 0).all()
