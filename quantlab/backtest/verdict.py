@@ -31,7 +31,7 @@ import pandas as pd
 from pydantic import Field
 
 from quantlab.backtest.costs import Costs, make_costs
-from quantlab.backtest.engine import run
+from quantlab.backtest.engine import PreparedBars, run
 from quantlab.backtest.overfitting import deflated_sharpe, pbo
 from quantlab.backtest.stats import periods_per_year
 from quantlab.backtest.strategy import StrategyBase, load_strategy
@@ -209,9 +209,11 @@ def _content_hash(doc: Mapping[str, Any]) -> str:
     return _sha256(canonical_json(body))
 
 
-def _data_info(data: Mapping[str, Any] | pd.DataFrame | None) -> dict[str, Any]:
+def _data_info(data: Mapping[str, Any] | pd.DataFrame | PreparedBars | None) -> dict[str, Any]:
     if data is None:
         return {}
+    if isinstance(data, PreparedBars):
+        data = data.df
     if isinstance(data, pd.DataFrame):
         idx = data.index
         return {"start": idx[0].isoformat(), "end": idx[-1].isoformat(), "n_bars": len(idx)}

@@ -11,7 +11,7 @@ import quantlab as ql
 from quantlab.reports import declared_parameters, run_reports
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[123]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[1-4]_*.ipynb"))
 
 #: A handful of factors of every kind of units keeps 02 quick (levels, spreads, signals).
 FACTORS = ["ema", "kama", "atr", "obv", "rsi", "momentum_z", "bb_z", "log_return"]
@@ -35,6 +35,7 @@ def test_every_notebook_runs_on_a_plain_4h_csv_with_a_gap(tmp_path):
         "start": None,
         "end": None,
         "factors": FACTORS,
+        "search_trials": 5,
     }
     params = {
         k: v for k, v in params.items() if any(k in declared_parameters(p) for p in NOTEBOOKS)
