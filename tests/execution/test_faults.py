@@ -64,6 +64,20 @@ def test_network_faults_never_duplicate(exchange, kind, count, order):
     assert handle.n_requests > n  # it looked the order up instead
 
 
+@pytest.mark.parametrize("expires_after_s", [0.5, 2.0])
+def test_a_late_arrival_is_expired_or_found(exchange, expires_after_s):
+    """A request stuck past the client's timeout (1 s) arrives late: after its expiry
+    (0.5 s) the venue refuses it and the client sends again; before it (2 s) it is placed,
+    and the client, which waits for the expiry before looking, finds it."""
+    handle, wallet = exchange
+    b = _backend(handle, wallet, expires_after_s=expires_after_s)
+    intent = _limit(b, f"late-{expires_after_s}")
+    handle.inject("timeout_before")
+    b.submit(intent)
+    assert handle.faults.fired.get("timeout_before") == 1
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+
+
 def test_429_backs_off(exchange):
     handle, wallet = exchange
     b = _backend(handle, wallet)

@@ -7,7 +7,8 @@ e.g. ``"429:3,timeout_after:1,stale:0.05"``. Kinds:
 ``429``             answer HTTP 429 (rate limited) without applying anything
 ``5xx``             answer HTTP 502 without applying anything
 ``5xx_after``       apply the action, then answer HTTP 500 (the client cannot tell)
-``timeout_before``  hold the request past the client's timeout, drop it, apply nothing
+``timeout_before``  hold the request past the client's timeout, then apply it (unless its
+                    ``expiresAfter`` has passed) and drop the connection unanswered
 ``timeout_after``   apply the action, then hold the answer past the client's timeout
 ``partial``         the next fill that crosses the book fills only part of its size
 ``reject``          refuse every order of the action (``{"error": ...}`` statuses)
