@@ -162,3 +162,16 @@ def test_the_readme_real_data_path_runs_on_a_local_store(tmp_path, capsys, monke
     assert "72 bars" in out and "interval 1h" in out
     df = ql.data.load("store", symbol="ETH", interval="1h")
     pd.testing.assert_frame_equal(df, bars, check_freq=False)
+
+
+def test_data_check_takes_source_options(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bars = ql.data.load("synthetic", symbol="BTC", interval="4h", n_bars=30, seed=4)
+    ql.data.store.Store("data").write(bars, "mine", "BTC", "4h")
+    assert main(["data", "check", "store", "--symbol", "BTC", "-o", "origin=mine"]) == 0
+    assert "30 bars" in capsys.readouterr().out
+    assert main(["data", "check", "store", "--symbol", "BTC", "-o", "seed=1"]) == 1
+    assert "'seed'" in _one_error_line(capsys)
+    with pytest.raises(SystemExit):
+        main(["data", "check", "store", "-o", "origin"])
+    assert "NAME=VALUE" in capsys.readouterr().err

@@ -54,6 +54,13 @@ def _parse_value(text: str) -> Any:
     return value
 
 
+def _option(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), _parse_value(value)
+
+
 def _symbols(text: str) -> list[str]:
     symbols = [s.strip() for s in text.split(",") if s.strip()]
     if not symbols:
@@ -152,7 +159,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
     import quantlab.data as qd
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = dict(args.option or [])
     if args.seed is not None:
         options["seed"] = args.seed
     table = qd.check(
@@ -376,6 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--start", default=None)
     check.add_argument("--end", default=None)
     check.add_argument("--seed", type=int, default=None, help="seed (synthetic source)")
+    check.add_argument(
+        "-o",
+        "--option",
+        type=_option,
+        action="append",
+        metavar="NAME=VALUE",
+        help="an option of the source (YAML value), e.g. -o origin=mine for the store; repeatable",
+    )
     check.add_argument(
         "--gaps",
         choices=["error", "allow", "ffill"],
