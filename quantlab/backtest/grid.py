@@ -457,6 +457,22 @@ def _deep_copy(d: Any) -> Any:
     return d
 
 
+def _duplicates(values: list[Any]) -> list[str]:
+    """Return the values given more than once (as text), in linear time when hashable."""
+    seen: set[Any] = set()
+    out: set[str] = set()
+    for v in values:
+        try:
+            key = (type(v), v)
+            hash(key)
+        except TypeError:
+            key = (type(v), repr(v))
+        if key in seen:
+            out.add(_value_text(v))
+        seen.add(key)
+    return sorted(out)
+
+
 def _value_text(v: Any) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
@@ -534,7 +550,7 @@ def plan_grid(
             f"grid: {len(errors)} value(s) break their field's rule: " + "; ".join(errors)
         )
     for key, _, values in resolved:
-        dupes = sorted({_value_text(v) for v in values if values.count(v) > 1})
+        dupes = _duplicates(values)
         if dupes:
             raise ConfigError(f"grid[{key!r}]: value(s) {', '.join(dupes)} given more than once")
     plan = GridPlan(strategy=base, costs=base_costs, axes=tuple(axes), fast=fast, why_slow=why)
