@@ -43,16 +43,26 @@ def co_trading_edges(
     ``d`` with the swaps that still have a partner); pairs of one wallet with itself are
     dropped and the rest counted per wallet pair.
     """
+    a, b, weight, wallets, _ = _edge_codes(swaps, window, max_lag)
+    names = np.asarray(wallets, dtype=object)
+    return pd.DataFrame({"a": names[a], "b": names[b], "weight": weight})
+
+
+def _edge_codes(
+    swaps: pd.DataFrame, window: str, max_lag: int = 10_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index, np.ndarray]:
+    """Return edges as wallet codes ``(a, b, weight)``, the wallets and their swap counts."""
     if not {"token", "side", "wallet", "time"} <= set(swaps.columns):
         raise DataError("co_trading_edges: expected a swap frame (token, side, wallet, time)")
     w_ns = int(interval_timedelta(window) / pd.Timedelta(1, "ns"))
     df = swaps[swaps["side"] != 0]
     codes, wallets = pd.factorize(df["wallet"], sort=True)
+    n_w = len(wallets)
+    n_swaps = np.bincount(codes, minlength=n_w)
     group = pd.factorize(df["token"].astype(str) + ":" + df["side"].astype(str))[0]
     t = df["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     order = np.lexsort((t, group))
     g, t, w = group[order], t[order], codes[order].astype(np.int64)
-    n_w = len(wallets)
     keys = []
     # swap i pairs with i + d while the later swap is in the same group and the window;
     # once (i, i + d) fails, every later partner of i fails too: i leaves the candidates
@@ -64,21 +74,16 @@ def co_trading_edges(
         cand, j = cand[inside], j[inside]
         ok = (g[j] == g[cand]) & (t[j] - t[cand] <= w_ns)
         cand, j = cand[ok], j[ok]
-        a, b = w[cand], w[j]
-        diff = a != b
-        a, b = a[diff], b[diff]
-        keys.append(np.minimum(a, b) * n_w + np.maximum(a, b))
+        lo, hi = w[cand], w[j]
+        diff = lo != hi
+        lo, hi = lo[diff], hi[diff]
+        keys.append(np.minimum(lo, hi) * n_w + np.maximum(lo, hi))
         d += 1
+    empty = np.empty(0, dtype=np.int64)
     if not keys:
-        return pd.DataFrame({"a": [], "b": [], "weight": []})
+        return empty, empty, np.empty(0), wallets, n_swaps
     uk, counts = np.unique(np.concatenate(keys), return_counts=True)
-    return pd.DataFrame(
-        {
-            "a": wallets.to_numpy()[uk // n_w],
-            "b": wallets.to_numpy()[uk % n_w],
-            "weight": counts.astype(np.float64),
-        }
-    )
+    return uk // n_w, uk % n_w, counts.astype(np.float64), wallets, n_swaps
 
 
 def co_trading_graph(
@@ -106,28 +111,27 @@ def co_trading_graph(
     Notes
     -----
     Every wallet of ``swaps`` is a node (isolated if it never co-trades). Edge weights
-    are the co-trade counts.
+    are the co-trade counts. The strongest ties are chosen among all edges, then the
+    light ones dropped.
     """
     import networkx as nx
 
-    edges = co_trading_edges(swaps, window)
-    keep = edges[edges["weight"] >= min_weight]
+    a, b, weight, wallets, n_swaps = _edge_codes(swaps, window)
+    best = np.ones(len(a), dtype=bool)
     if top_k is not None:
         if top_k < 1:
             raise ConfigError(f"co_trading_graph: top_k must be >= 1, got {top_k!r}")
-        n = swaps.loc[swaps["side"] != 0, "wallet"].value_counts()
-        score = keep["weight"].to_numpy() / np.sqrt(
-            n.reindex(keep["a"]).to_numpy(dtype=float) * n.reindex(keep["b"]).to_numpy(dtype=float)
-        )
-        ranked = keep.assign(score=score).sort_values(
-            ["score", "a", "b"], ascending=[False, True, True]
-        )
-        best = (
-            ranked.groupby("a", sort=False)
-            .head(top_k)
-            .index.union(ranked.groupby("b", sort=False).head(top_k).index)
-        )
-        keep = keep.loc[keep.index.isin(best)]
+        score = weight / np.sqrt(n_swaps[a].astype(float) * n_swaps[b])
+        best[:] = False
+        for node in (a, b):
+            order = np.lexsort((-score, node))  # by node, strongest first
+            ranked = node[order]
+            first = np.r_[True, ranked[1:] != ranked[:-1]]
+            start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+            best[order[np.arange(len(order)) - start < top_k]] = True
+    best &= weight >= min_weight
+    names = np.asarray(wallets, dtype=object)
+    keep = pd.DataFrame({"a": names[a[best]], "b": names[b[best]], "weight": weight[best]})
     graph = nx.Graph()
     graph.add_nodes_from(pd.unique(swaps["wallet"]))
     graph.add_weighted_edges_from(keep[["a", "b", "weight"]].itertuples(index=False, name=None))
