@@ -127,7 +127,33 @@ def _result(tx: Any) -> Mapping[str, Any] | None:
         tx = json.loads(to_json())
     if "result" in tx and "transaction" not in tx:
         return _result(tx["result"])
+    if "meta" not in tx:
+        update = tx.get("transaction")
+        info = update.get("transaction") if type(update) is dict else None
+        if type(info) is dict and "meta" in info and "transaction" in info:
+            return _from_geyser(update, info)
     return tx
+
+
+def _from_geyser(update: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a Geyser (Yellowstone) transaction update in ``getTransaction`` form.
+
+    Geyser carries no block time (``blockTime`` None: the swap's ``time`` is 0) and names
+    loaded lookup-table addresses ``loadedWritableAddresses``/``loadedReadonlyAddresses``.
+    """
+    meta = dict(info["meta"])
+    if "loadedAddresses" not in meta:
+        meta["loadedAddresses"] = {
+            "writable": list(meta.get("loadedWritableAddresses") or ()),
+            "readonly": list(meta.get("loadedReadonlyAddresses") or ()),
+        }
+    meta.setdefault("err", None)
+    return {
+        "slot": update.get("slot", 0),
+        "blockTime": None,
+        "transaction": info["transaction"],
+        "meta": meta,
+    }
 
 
 def _keys(tx: Mapping[str, Any]) -> tuple[list[str], set[int]]:
@@ -258,8 +284,9 @@ def parse_swaps(tx: Any, wallets: Iterable[str] | None = None) -> list[Swap]:
     ----------
     tx : mapping
         A ``getTransaction`` result (``jsonParsed`` or ``json`` encoding, legacy or
-        version-0 message), or the whole JSON-RPC response holding it; ``None`` (a
-        transaction the node no longer has) gives no swap.
+        version-0 message), the whole JSON-RPC response holding it, or a Geyser
+        (Yellowstone) transaction update; ``None`` (a transaction the node no longer
+        has) gives no swap.
     wallets : iterable of str, optional
         Only report swaps of these wallets (default: any signer of the transaction).
 

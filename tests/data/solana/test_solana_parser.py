@@ -20,6 +20,7 @@ accounts the instructions give to whom), not produced by the parser. Notes per c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -102,6 +103,20 @@ def test_every_fixture_is_covered(fixtures_dir):
     covered = set(SWAPS) | {f"solana_txs_orca_serum/{n}" for n in NOT_SWAPS}
     geyser = {f for f in files if f.endswith("_geyser.json")}
     assert files - geyser == covered
+    assert geyser == {f"solana_txs_pumpfun_raydium/{n}_geyser.json" for n in GEYSER}
+
+
+GEYSER = ("pumpfun_buy", "raydium_amm_v4")
+
+
+@pytest.mark.parametrize("name", GEYSER)
+def test_geyser_form_gives_the_rpc_swap(fixtures_dir, name):
+    folder = "solana_txs_pumpfun_raydium"
+    rpc = parse_swaps(_load(fixtures_dir, f"{folder}/{name}_rpc.json"))
+    geyser = parse_swaps(_load(fixtures_dir, f"{folder}/{name}_geyser.json"))
+    assert len(rpc) == len(geyser) == 1
+    assert geyser[0].time == 0  # Geyser updates carry no block time
+    assert geyser[0] == dataclasses.replace(rpc[0], time=0)
 
 
 @pytest.mark.parametrize("name", sorted(SWAPS))
