@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from quantlab.data.schema import BAR_COLUMNS, OPTIONAL_COLUMNS
 from quantlab.factors.conformance import synthetic_bars
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -35,8 +36,13 @@ def fixtures_dir() -> Path:
 def random_bars(
     n: int = 500, seed: int = 0, freq: str = "1h", start: str = "2024-01-01"
 ) -> pd.DataFrame:
-    """Return seeded random-walk bars: the package's ``synthetic_bars`` with an ns index."""
+    """Return seeded random-walk bars: the package's ``synthetic_bars`` with an ns index.
+
+    Only the bar columns (``open high low close volume funding_rate trades``): the
+    conformance frame's on-chain flow columns are not bars, and the store refuses them.
+    """
     df = synthetic_bars(n, seed=seed, start=start, freq=freq, wick=0.005)
+    df = df[[c for c in (*BAR_COLUMNS, *OPTIONAL_COLUMNS) if c in df.columns]]
     df.index = df.index.as_unit("ns")
     return df
 

@@ -229,11 +229,12 @@ def test_figures(bars, factors, fwd) -> None:
 def test_applicable_factors_skips_missing_inputs():
     from conftest import random_bars
 
+    from quantlab.factors.conformance import synthetic_bars
     from quantlab.factors.research import applicable_factors
 
     df = random_bars(50).drop(columns="funding_rate")
     usable, skipped = applicable_factors(df, ["rsi", "funding_z", "atr", "funding_carry"])
     assert usable == ["rsi", "atr"]
     assert skipped == ["funding_carry", "funding_z"]
-    every, none_skipped = applicable_factors(random_bars(50))
+    every, none_skipped = applicable_factors(synthetic_bars(50))  # every column, flows too
     assert none_skipped == [] and "rsi" in every
