@@ -20,6 +20,8 @@ from quantlab.data.schema import GapPolicy, bar_interval, quality_report, valida
 from quantlab.data.sources import get_source, is_path
 from quantlab.errors import ConfigError, DataError
 
+GAP_POLICIES = ("error", "ffill", "allow")
+
 
 def _range(start: Any, end: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     lo = to_utc(start, "start") if start is not None else None
@@ -130,7 +132,8 @@ def load(
     Raises
     ------
     ConfigError
-        Unknown source or option, bad interval, a range whose start is not before its end.
+        Unknown source, option or gap policy, bad interval, a range whose start is not
+        before its end.
     DataError
         The data break a rule of the bar schema; the message names the file or source.
     SourceError
@@ -143,6 +146,11 @@ def load(
         if symbol is not None:
             options.setdefault("token", symbol)
         return load_swaps(start=start, end=end, **options)
+    if gaps not in GAP_POLICIES:
+        raise ConfigError(
+            f"gaps: {gaps!r} is not a gap policy; use one of {', '.join(GAP_POLICIES)} "
+            "(e.g. `-p gaps allow` in a notebook, `--gaps allow` on the command line)"
+        )
     df, interval, where, facts = _read(source, symbol, interval, start, end, options)
     try:
         out = validate(df, interval, gaps=gaps)

@@ -225,3 +225,22 @@ def test_the_check_table_lists_every_rule_with_counts_and_first_rows(tmp_path):
     assert len(table) == len(ql.data.quality_report(df))
     assert set(table["check"]) >= {"at least one bar", "no NaN", "price > 0", "no gaps"}
     assert table.attrs["interval"].startswith("1h")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"gaps": "maybe"}, ["'maybe'", "-p gaps allow"]),
+        ({"interval": 4}, ["interval", "4"]),
+        ({"interval": "1x"}, ["'1x'"]),
+        ({"start": "yesterday-ish"}, ["start", "'yesterday-ish'"]),
+        ({"source": "nowhere"}, ["'nowhere'", "synthetic"]),
+        ({"source": "store", "seed": 7}, ["'seed'", "'synthetic'"]),
+    ],
+)
+def test_bad_parameters_are_config_errors_naming_the_value(kwargs, words):
+    kwargs = {"source": "synthetic", **kwargs}
+    with pytest.raises(ConfigError) as info:
+        ql.data.load(kwargs.pop("source"), symbol="BTC", **kwargs)
+    for word in words:
+        assert word in str(info.value)
