@@ -21,6 +21,7 @@ PAGES = {
     "backtest": "Backtest and sweep",
     "onchain": "On-chain",
     "reports": "Reports",
+    "live": "Live",
 }
 
 REPORTS_ROUTE = "reports"
@@ -30,6 +31,7 @@ def _builders(root: PathLikeStr, link_prefix: str | None) -> dict[str, Callable[
     from quantlab.dashboards.backtest import backtest_page
     from quantlab.dashboards.data import data_page
     from quantlab.dashboards.factors import factors_page
+    from quantlab.dashboards.live import live_page
     from quantlab.dashboards.models import models_page
     from quantlab.dashboards.onchain import onchain_page
     from quantlab.dashboards.reports import reports_view
@@ -41,6 +43,7 @@ def _builders(root: PathLikeStr, link_prefix: str | None) -> dict[str, Callable[
         "backtest": lambda source: backtest_page(source, reports_root=root, lazy=True),
         "onchain": lambda source: onchain_page(source, lazy=True),
         "reports": lambda _source: reports_view(root, link_prefix=link_prefix),
+        "live": lambda _source: live_page(),
     }
 
 
