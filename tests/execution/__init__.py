@@ -1,0 +1,1 @@
+"""Tests of quantlab.execution (a package: its module basenames may repeat other folders')."""

@@ -1,0 +1,1 @@
+"""Tests of quantlab.models (a package: its module basenames may repeat other folders')."""
