@@ -116,6 +116,7 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         timeout=args.timeout,
         retries=args.retries,
+        base_url=args.url,
     )
     for symbol, rows in written.items():
         print(
@@ -137,6 +138,7 @@ def _cmd_data_record(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         timeout=args.timeout,
         retries=args.retries,
+        base_url=args.url,
     )
     for symbol, rows in (written or {}).items():
         print(f"{symbol}: {rows} new bars")
@@ -325,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=10.0,
             metavar="SECONDS",
             help="give up on one HTTP request after SECONDS (default 10)",
+        )
+        p.add_argument(
+            "--url",
+            default=None,
+            help="the venue's API root (default: mainnet), e.g. the local exchange "
+            "http://127.0.0.1:PORT of `quantlab exchange-sim`",
         )
         p.add_argument(
             "--retries",

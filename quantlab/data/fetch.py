@@ -58,6 +58,7 @@ def make_source(
     *,
     timeout: float | None = None,
     retries: int | None = None,
+    base_url: str | None = None,
 ) -> Any:
     """Return the source object that serves ``bars(symbol, interval, start, end)``.
 
@@ -71,6 +72,9 @@ def make_source(
         Seconds before one HTTP request is given up (the source's default when None).
     retries : int, optional
         Retries of a transiently failed request (the source's default when None).
+    base_url : str, optional
+        The venue's API root (default mainnet), e.g. the local exchange
+        ``http://127.0.0.1:PORT`` or testnet.
 
     Raises
     ------
@@ -87,6 +91,8 @@ def make_source(
             client["timeout"] = timeout
         if retries is not None:
             client["max_retries"] = retries
+        if base_url is not None:
+            client["base_url"] = base_url
         return HyperliquidSource(**client)
     raise ConfigError(
         f"source: cannot fetch from {source!r}; known: {FETCH_SOURCES} (or pass source_obj=)"
@@ -175,6 +181,7 @@ def fetch(
     clock: Clock = _utc_now,
     timeout: float | None = None,
     retries: int | None = None,
+    base_url: str | None = None,
     **bars_kw: Any,
 ) -> dict[str, int]:
     """Fetch bars for several symbols and merge them into the local store.
@@ -200,9 +207,9 @@ def fetch(
         A source with ``bars(symbol, interval, start, end, **bars_kw)``.
     clock : callable
         Returns the current UTC Timestamp (tests).
-    timeout, retries : optional
-        Per-request HTTP timeout (seconds) and retry count of the venue client (see
-        :func:`make_source`); a venue that does not answer fails the run after one
+    timeout, retries, base_url : optional
+        Per-request HTTP timeout (seconds), retry count and API root of the venue client
+        (see :func:`make_source`); a venue that does not answer fails the run after one
         request's retries, not once per symbol.
     **bars_kw
         Passed to ``bars`` (Hyperliquid: ``funding="required"|"optional"|"none"``).
@@ -235,7 +242,7 @@ def fetch(
         start, end = end_ts - pd.Timedelta(days=days), end_ts
     interval_timedelta(interval)  # ConfigError before any request
     archive = _store(store)
-    src = make_source(source, source_obj, timeout=timeout, retries=retries)
+    src = make_source(source, source_obj, timeout=timeout, retries=retries, base_url=base_url)
     written, failures = _run(
         src,
         archive,
@@ -267,13 +274,16 @@ def record(
     sleep: Callable[[float], None] = time.sleep,
     timeout: float | None = None,
     retries: int | None = None,
+    base_url: str | None = None,
     **bars_kw: Any,
 ) -> dict[str, int]:
     """Extend the archive from its last stored bar to now, once or every ``loop_every`` s.
 
     Parameters
     ----------
-    source, symbols, interval, store, progress, source_obj, clock, timeout, retries, **bars_kw
+    source, symbols, interval, store, progress, source_obj, clock, timeout, retries, base_url
+        As in :func:`fetch`.
+    **bars_kw
         As in :func:`fetch`.
     overlap : int
         Bars before the last stored one to fetch again (they replace the stored ones).
@@ -314,7 +324,7 @@ def record(
     if initial_days is not None and not initial_days > 0:
         raise ConfigError(f"initial_days: must be a positive number, got {initial_days!r}")
     archive = _store(store)
-    src = make_source(source, source_obj, timeout=timeout, retries=retries)
+    src = make_source(source, source_obj, timeout=timeout, retries=retries, base_url=base_url)
 
     def span(symbol: str) -> tuple[Any, Any]:
         last = archive.last(source, symbol, interval)
