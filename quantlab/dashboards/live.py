@@ -141,12 +141,13 @@ class LivePage:
             return
         s = d["status"]
         kill = s.get("kill")
+        pos = (s.get("position") or {}).get(s.get("symbol"), 0.0)
         self.status.object = (
             f"### {run}\n"
             f"lifecycle **{s.get('lifecycle')}** (size {s.get('size_fraction')}) · mode "
             f"**{s.get('mode')}** · {s.get('phase')} · alive {s.get('alive')} · heartbeat "
             f"{s.get('heartbeat_age_s')} s ago · bars {s.get('bars')} (last {s.get('last_bar')})"
-            f" · equity {s.get('equity')} · position {s.get('position')} · kill switch "
+            f" · equity {s.get('equity')} · position {pos} · kill switch "
             f"**{kill['mode'] if kill else 'clear'}**"
             + (f" ({kill.get('reason')})" if kill else "")
         )
