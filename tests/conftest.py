@@ -34,15 +34,22 @@ def fixtures_dir() -> Path:
 
 
 def random_bars(
-    n: int = 500, seed: int = 0, freq: str = "1h", start: str = "2024-01-01"
+    n: int = 500,
+    seed: int = 0,
+    freq: str = "1h",
+    start: str = "2024-01-01",
+    *,
+    every_column: bool = False,
 ) -> pd.DataFrame:
     """Return seeded random-walk bars: the package's ``synthetic_bars`` with an ns index.
 
     Only the bar columns (``open high low close volume funding_rate trades``): the
-    conformance frame's on-chain flow columns are not bars, and the store refuses them.
+    conformance frame's on-chain flow columns are not bars, and the store refuses them;
+    ``every_column=True`` keeps them (for tests that compute every registered factor).
     """
     df = synthetic_bars(n, seed=seed, start=start, freq=freq, wick=0.005)
-    df = df[[c for c in (*BAR_COLUMNS, *OPTIONAL_COLUMNS) if c in df.columns]]
+    if not every_column:
+        df = df[[c for c in (*BAR_COLUMNS, *OPTIONAL_COLUMNS) if c in df.columns]]
     df.index = df.index.as_unit("ns")
     return df
 

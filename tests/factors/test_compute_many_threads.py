@@ -22,7 +22,7 @@ N = registry._PARALLEL_MIN_ROWS + 500
 
 @pytest.fixture(scope="module")
 def big():
-    return random_bars(N, seed=21)
+    return random_bars(N, seed=21, every_column=True)
 
 
 @pytest.fixture

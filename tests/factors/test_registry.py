@@ -32,7 +32,7 @@ CLASSIC = [
 
 @pytest.fixture(scope="module")
 def df() -> pd.DataFrame:
-    return random_bars(600, seed=3)
+    return random_bars(600, seed=3, every_column=True)
 
 
 @pytest.fixture
