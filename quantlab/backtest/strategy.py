@@ -288,7 +288,9 @@ class _StrategyRegistry(Registry[type[StrategyBase]]):
 #: The strategy registry: kind -> strategy class. Plug-ins arrive through the
 #: ``quantlab.strategies`` entry-point group (an entry point names a StrategyBase subclass,
 #: registered under its ``kind``, or a module that calls :func:`register_strategy`).
-STRATEGY_REGISTRY: Registry[type[StrategyBase]] = _StrategyRegistry("strategy", entry_point_group="quantlab.strategies")
+STRATEGY_REGISTRY: Registry[type[StrategyBase]] = _StrategyRegistry(
+    "strategy", entry_point_group="quantlab.strategies"
+)
 
 #: Read-only view of the registry (``kind -> class``), kept for code that reads a dict.
 STRATEGIES: Mapping[str, type[StrategyBase]] = STRATEGY_REGISTRY.view()
