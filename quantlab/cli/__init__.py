@@ -117,6 +117,7 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         retries=args.retries,
         base_url=args.url,
+        gaps=args.gaps,
     )
     for symbol, rows in written.items():
         print(
@@ -139,6 +140,7 @@ def _cmd_data_record(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         retries=args.retries,
         base_url=args.url,
+        gaps=args.gaps,
     )
     for symbol, rows in (written or {}).items():
         print(f"{symbol}: {rows} new bars")
@@ -327,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=10.0,
             metavar="SECONDS",
             help="give up on one HTTP request after SECONDS (default 10)",
+        )
+        p.add_argument(
+            "--gaps",
+            choices=["allow", "error"],
+            default="allow",
+            help="bars the venue did not serve: store the rest and log the gap (allow, "
+            "default) or fail the symbol (error); the archive is never filled",
         )
         p.add_argument(
             "--url",

@@ -20,6 +20,7 @@ import pandas as pd
 
 from quantlab._typing import PathLikeStr
 from quantlab.data.intervals import interval_timedelta, to_utc
+from quantlab.data.schema import run_checks
 from quantlab.data.store import Store
 from quantlab.errors import ConfigError, QuantlabError, SourceError
 
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 #: Sources :func:`fetch` can build by name (others: pass ``source_obj``).
 FETCH_SOURCES = ("hyperliquid",)
+
+#: What :func:`fetch` and :func:`record` may do with missing bars: store what the venue
+#: served (``allow``, logged) or refuse the symbol (``error``); never invent bars.
+STORE_GAP_POLICIES = ("allow", "error")
 
 #: The longest ``days`` :func:`fetch` accepts (about 50 years: no venue has more).
 MAX_DAYS = 18_250
@@ -115,6 +120,7 @@ def _run(
     progress: bool,
     desc: str,
     bars_kw: dict[str, Any],
+    gaps: str = "allow",
 ) -> tuple[dict[str, int], dict[str, QuantlabError]]:
     """Fetch and store each symbol; return rows written and the failures, by symbol."""
     written: dict[str, int] = {}
@@ -125,6 +131,7 @@ def _run(
         try:
             start, end = span(symbol)
             df = src.bars(symbol, interval, start, end, **bars_kw)
+            _check_gaps(df, source, symbol, interval, gaps)
             last = store.last(source, symbol, interval)
             if last is not None and len(df) and df.index[0] > last + interval_timedelta(interval):
                 logger.warning(
@@ -155,6 +162,30 @@ def _run(
     return written, failures
 
 
+def _gap_policy(gaps: str) -> str:
+    if gaps not in STORE_GAP_POLICIES:
+        raise ConfigError(
+            f"gaps: {gaps!r} is not a policy for stored bars; use one of "
+            f"{', '.join(STORE_GAP_POLICIES)} (the store keeps what the venue served: fill "
+            "missing bars when loading, with ql.data.load(..., gaps='ffill'))"
+        )
+    return gaps
+
+
+def _check_gaps(df: Any, source: str, symbol: str, interval: str, gaps: str) -> None:
+    """Log the bars the venue did not serve; with ``gaps="error"`` refuse to store them."""
+    if not isinstance(df, pd.DataFrame) or len(df) < 2:
+        return
+    for check in run_checks(df, interval):
+        if check.rule == "no gaps" and not check.ok:
+            if gaps == "error":
+                raise SourceError(
+                    f"{source} {symbol} {interval}: {check.message()}; nothing stored "
+                    "(--gaps allow stores the bars the venue served, gaps included)"
+                )
+            logger.warning("%s %s %s: %s", source, symbol, interval, check.detail)
+
+
 def _raise_failures(
     what: str, symbols: list[str], written: dict[str, int], failures: dict[str, QuantlabError]
 ) -> None:
@@ -182,6 +213,7 @@ def fetch(
     timeout: float | None = None,
     retries: int | None = None,
     base_url: str | None = None,
+    gaps: str = "allow",
     **bars_kw: Any,
 ) -> dict[str, int]:
     """Fetch bars for several symbols and merge them into the local store.
@@ -211,6 +243,9 @@ def fetch(
         Per-request HTTP timeout (seconds), retry count and API root of the venue client
         (see :func:`make_source`); a venue that does not answer fails the run after one
         request's retries, not once per symbol.
+    gaps : {"allow", "error"}
+        Bars the venue did not serve: store the rest and log the gap (``"allow"``), or
+        fail the symbol (``"error"``). Filling is for loading, never for the archive.
     **bars_kw
         Passed to ``bars`` (Hyperliquid: ``funding="required"|"optional"|"none"``).
 
@@ -228,6 +263,7 @@ def fetch(
         failure.
     """
     names = _symbols(symbols)
+    _gap_policy(gaps)
     if days is not None:
         if start is not None:
             raise ConfigError("days: give either days or start, not both")
@@ -253,6 +289,7 @@ def fetch(
         progress,
         f"fetch {source} {interval}",
         bars_kw,
+        gaps,
     )
     _raise_failures("fetch", names, written, failures)
     return written
@@ -275,13 +312,14 @@ def record(
     timeout: float | None = None,
     retries: int | None = None,
     base_url: str | None = None,
+    gaps: str = "allow",
     **bars_kw: Any,
 ) -> dict[str, int]:
     """Extend the archive from its last stored bar to now, once or every ``loop_every`` s.
 
     Parameters
     ----------
-    source, symbols, interval, store, progress, source_obj, clock, timeout, retries, base_url
+    source, symbols, interval, store, progress, source_obj, clock, timeout, retries, base_url, gaps
         As in :func:`fetch`.
     **bars_kw
         As in :func:`fetch`.
@@ -316,6 +354,7 @@ def record(
     archive keeps every bar; a longer pause leaves a gap, which is logged.
     """
     names = _symbols(symbols)
+    _gap_policy(gaps)
     step = interval_timedelta(interval)
     if not isinstance(overlap, int) or overlap < 0:
         raise ConfigError(f"overlap: must be an integer >= 0, got {overlap!r}")
@@ -361,6 +400,7 @@ def record(
                 progress,
                 f"record {source} {interval}",
                 bars_kw,
+                gaps,
             )
             for symbol, n in written.items():
                 totals[symbol] += n

@@ -244,3 +244,26 @@ def test_bad_parameters_are_config_errors_naming_the_value(kwargs, words):
         ql.data.load(kwargs.pop("source"), symbol="BTC", **kwargs)
     for word in words:
         assert word in str(info.value)
+
+
+def test_fetch_and_record_take_a_gap_policy_and_never_fill_the_archive(tmp_path, caplog):
+    from quantlab.data.fetch import fetch, record
+    from quantlab.errors import SourceError
+
+    class GappySource:
+        def bars(self, symbol, interval, start, end):
+            return _plain_bars(interval, n=30, drop=(10, 11))
+
+    for call in (
+        lambda **kw: fetch("venue", "BTC", "1h", store=tmp_path, source_obj=GappySource(), **kw),
+        lambda **kw: record("venue", "BTC", "1h", store=tmp_path, source_obj=GappySource(), **kw),
+    ):
+        with pytest.raises(SourceError, match=r"2 missing bar\(s\) of 1h.*nothing stored"):
+            call(gaps="error")
+        assert Store(tmp_path).coverage().empty
+        with pytest.raises(ConfigError, match="fill missing bars when loading"):
+            call(gaps="ffill")
+    with caplog.at_level("WARNING"):
+        assert fetch("venue", "BTC", "1h", store=tmp_path, source_obj=GappySource()) == {"BTC": 28}
+    assert "2 missing bar(s) of 1h" in caplog.text
+    assert len(Store(tmp_path).read("venue", "BTC", "1h")) == 28  # stored as served
