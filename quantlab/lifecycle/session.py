@@ -172,6 +172,16 @@ def start_sim(
     )
     try:
         exchange.advance(float(history_bars) * interval_seconds(interval))  # the warm-up
+        if history_bars:
+            directory = Path(run_dir) if run_dir is not None else None
+            if directory is None:
+                from quantlab.live.handle import default_run_dir
+
+                directory = default_run_dir(strategy, symbol, interval, "sim")
+            run_dir = directory
+            _journal_warmup(
+                directory / "journal.sqlite", exchange, strategy, symbol, interval, init_cash
+            )
         env = dict(os.environ)
         env["QUANTLAB_HL_KEY"] = account.key.hex()
         env["QUANTLAB_LIFECYCLE_REGISTRY"] = str(reg.path.resolve())
@@ -191,3 +201,48 @@ def start_sim(
         exchange.stop()
         raise
     return SimSession(exchange, runner, runner.paths["journal"], account.address)
+
+
+def _journal_warmup(
+    path: Path, exchange: Any, strategy: Any, symbol: str, interval: str, init_cash: float
+) -> int:
+    """Journal the exchange's closed bars as the runner's warm-up; return how many.
+
+    The runner takes bars journaled before its first decision as history (indicators
+    only, no orders, no requests to the venue) and trades from the next bar on;
+    :func:`quantlab.live.replay.replay` holds the backtest flat on them too.
+    """
+    from quantlab.backtest.verdict import canonical_json
+    from quantlab.live.journal import Journal
+    from quantlab.live.strategy_source import load_runner_strategy
+
+    strat, _ = load_runner_strategy(strategy)
+    from quantlab.backtest.verdict import strategy_config, strategy_hash
+
+    step = int(interval_seconds(interval) * 1000)
+    now = int(exchange.now_ms)
+    with exchange.exchange.lock:
+        candles = exchange.exchange.candles(symbol, interval, 0, now)
+    closed = [c for c in candles if int(c["t"]) + step <= now]
+    with Journal(path) as j:
+        j.bind(
+            strategy_hash=strategy_hash(strat),
+            strategy_json=canonical_json(strategy_config(strat)),
+            symbol=symbol,
+            interval=interval,
+            mode="sim",
+            init_cash=float(init_cash),
+        )
+        for c in closed:
+            bar = {
+                k: float(c[w])
+                for k, w in (
+                    ("open", "o"),
+                    ("high", "h"),
+                    ("low", "l"),
+                    ("close", "c"),
+                    ("volume", "v"),
+                )
+            }
+            j.add_bar(symbol, int(c["t"]), bar)
+    return len(closed)
