@@ -52,7 +52,12 @@ def round_price(price: float, sz_decimals: int, *, max_decimals: int = MAX_DECIM
     if price >= 1e5:
         return float(round(price))
     decimals = max(max_decimals - sz_decimals, 0)
-    return round(float(f"{price:.5g}"), decimals)
+    out = round(float(f"{price:.5g}"), decimals)
+    if out <= 0:
+        raise ConfigError(
+            f"price: {price!r} is below the smallest tick of this asset (1e-{decimals})"
+        )
+    return out
 
 
 def _decimals(text: str) -> int:

@@ -17,6 +17,7 @@ from hyperliquid.utils.signing import (
 )
 from hyperliquid.utils.types import Cloid
 
+from quantlab.errors import ConfigError
 from quantlab.execution import sim
 from quantlab.execution.venue import price_ok, round_price, round_size, size_ok, to_wire
 
@@ -303,3 +304,29 @@ def test_funding_is_charged_on_the_hour(market):
     assert paid == pytest.approx(0.1 * mark * float(rate["fundingRate"]), rel=1e-6)
     cum = after["assetPositions"][0]["position"]["cumFunding"]["sinceOpen"]
     assert float(cum) == pytest.approx(paid, rel=1e-6)
+
+
+def test_rounded_prices_and_sizes_pass_the_venue_checks():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.floats(min_value=1e-6, max_value=5e6, allow_nan=False),
+        st.integers(min_value=0, max_value=5),
+        st.floats(min_value=1e-5, max_value=1e5, allow_nan=False),
+    )
+    def check(price, szd, size):
+        if price < 0.5 * 10.0 ** -(6 - szd):
+            with pytest.raises(ConfigError, match="smallest tick"):
+                round_price(price, szd)
+            return
+        px = round_price(price, szd)
+        assert price_ok(to_wire(px), szd)
+        if px < 1e5:
+            assert abs(px - price) <= 0.5e-4 * price + 10.0 ** -(6 - szd)
+        sz = round_size(size, szd)
+        if sz > 0:
+            assert size_ok(to_wire(sz), szd) and abs(sz - size) <= 0.5 * 10.0**-szd + 1e-12
+
+    check()
