@@ -162,3 +162,26 @@ def test_verdict_is_the_json_document_with_typed_accessors(tmp_path):
     assert json.loads(json.dumps(v))["content_hash"] == v.content_hash
     back = vd.read_verdict(vd.write_verdict(v, tmp_path))
     assert isinstance(back, ql.backtest.Verdict) and back == v
+
+
+def test_walk_forward_validates_the_bars_once(bars, monkeypatch):
+    from quantlab.backtest import engine
+
+    calls = []
+    real = engine.validate
+
+    def counting(df, *a, **k):
+        calls.append(len(df))
+        return real(df, *a, **k)
+
+    monkeypatch.setattr(engine, "validate", counting)
+    wf = ql.backtest.walk_forward(
+        bars,
+        ql.backtest.ma_cross(),
+        {"fast": [5, 10], "slow": [20, 40]},
+        test_size=0.2,
+        train_size=0.4,
+        costs=0.0005,
+    )
+    assert len(wf.folds) == 3 and len(wf.candidates) == 4
+    assert calls == [len(bars)]  # once, not per fold, candidate or stress multiplier
