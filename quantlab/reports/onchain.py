@@ -141,9 +141,12 @@ def onchain_study(
         Composite factor spec (default :func:`default_composition`), entry threshold,
         and the AMM fee charged per fill in the backtest.
     """
-    from quantlab import backtest, factors, wallets
+    from quantlab.backtest import factor_composite
+    from quantlab.backtest import run as run_backtest
     from quantlab.data.solana import flow_bars, simulate
+    from quantlab.factors import compute_many, research
     from quantlab.models.capital_flow import CapitalFlowModel
+    from quantlab.wallets import clusters, co_trading_graph, nmi, skill, smart_money
 
     if not 0.0 < split < 1.0:
         raise ConfigError(f"onchain_study: split must be in (0, 1), got {split!r}")
@@ -155,29 +158,29 @@ def onchain_study(
     t0, t1 = swaps["time"].iloc[0], swaps["time"].iloc[-1]
     at = (t0 + (t1 - t0) * split).floor("1h")
     train = swaps[swaps["time"] < at]
-    graph = wallets.co_trading_graph(train, window, min_weight=2.0, top_k=5)
-    labels = wallets.clusters(train, window)
+    graph = co_trading_graph(train, window, min_weight=2.0, top_k=5)
+    labels = clusters(train, window)
     planted = m.clusters[m.clusters >= 0]
-    nmi = wallets.nmi(planted, labels.reindex(planted.index).fillna(-1))
-    sk = wallets.skill(swaps, at=at, horizon=horizon)
-    smart = wallets.smart_money(sk, top=top)
+    score = nmi(planted, labels.reindex(planted.index).fillna(-1))
+    sk = skill(swaps, at=at, horizon=horizon)
+    smart = smart_money(sk, top=top)
     bars = flow_bars(
         swaps, mint, interval, smart=smart, clusters=labels, herd_window=herd_window, pools=m.pools
     )
-    fx = factors.compute_many(bars, list(FLOW_FACTORS))
+    fx = compute_many(bars, list(FLOW_FACTORS))
     test = bars.index >= at
-    fwd = factors.research.forward_returns(bars["close"], list(horizons))
-    ic = factors.research.ic_summary(fx[test], fwd[test])
+    fwd = research.forward_returns(bars["close"], list(horizons))
+    ic = research.ic_summary(fx[test], fwd[test])
     cf = CapitalFlowModel().fit(bars[~test])
     regimes = cf.filter(bars)
-    strategy = backtest.factor_composite(composition or default_composition(), entry=entry)
-    result = backtest.run(bars[test], strategy, costs=fee)
+    strategy = factor_composite(composition or default_composition(), entry=entry)
+    result = run_backtest(bars[test], strategy, costs=fee)
     return OnchainStudy(
         market=m,
         token=mint,
         split=at,
         labels=labels,
-        nmi=nmi,
+        nmi=score,
         skill=sk,
         smart=smart,
         bars=bars,
