@@ -327,8 +327,8 @@ class _GridKernel:
             shape = tuple(len(self.plan.axes[a].values) for a in self.signal_axes)
             ids = np.ravel_multi_index(tuple(idx[a] for a in self.signal_axes), shape)
         uniq, local = np.unique(ids, return_inverse=True)
-        for old in [i for i in self._targets if i < uniq[0]]:
-            del self._targets[old]  # signal-major order: earlier signals are done
+        for old in [i for i in list(self._targets) if i < uniq[0]]:
+            self._targets.pop(old, None)  # signal-major order: earlier signals are done
         rows = np.empty((uniq.size, len(self.bars)))
         for r, sid in enumerate(uniq):
             t = self._targets.get(int(sid))
