@@ -202,6 +202,10 @@ class HyperliquidBackend(ExecutionBackend):
     def __repr__(self) -> str:
         return f"<HyperliquidBackend {self.base_url} account={self.address}>"
 
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._api.session.close()
+
     # ----------------------------------------------------------------- plumbing
 
     def sdk(self) -> tuple[Any, Any]:
