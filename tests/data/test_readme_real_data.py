@@ -56,3 +56,19 @@ def test_an_unknown_coin_on_the_local_venue_is_one_line(local_venue, tmp_path, c
     assert main([*argv, "--root", str(tmp_path), "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "NOPE" in err[0]
+
+
+@pytest.mark.notebook
+def test_a_notebook_runs_with_source_hyperliquid(local_venue, tmp_path, monkeypatch):
+    """`quantlab report notebooks/01_data_quality.ipynb -p source hyperliquid` (local venue)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    options = f"{{hyperliquid: {{base_url: '{local_venue.url}', page_sleep: 0}}}}"
+    argv = ["report", str(root / "notebooks" / "01_data_quality.ipynb"), "--run-id", "hl"]
+    assert main([*argv, "-p", "source", "hyperliquid", "-p", "options", options]) == 0
+    (run,) = ql.reports.list_runs("reports")
+    (card,) = run["notebooks"][0]["data"]
+    assert (card["source"], card["symbol"], card["interval"]) == ("hyperliquid", "BTC", "1h")
+    assert card["rows"] > 24 and "funding_rate" in card["columns"]
