@@ -1,20 +1,24 @@
 """The one batch path of the research wing: many configurations over bars prepared once.
 
-Sweeps, searches, walk-forward candidates, cost stress, selection and the dashboard's
-sweep all end here:
+Every job that wants the statistics of many configurations runs here: sweeps (local, on
+processes or on a Dask cluster), search trials, the dashboard's sweep. Jobs that need each
+run's equity and trades (walk-forward folds and candidates, cost stress, the selection's
+re-run) call :func:`quantlab.backtest.run` on the same :class:`PreparedBars`, validated
+once (:func:`~quantlab.backtest.engine.prepare_bars`).
 
 - :func:`run_configs` runs explicit ``(strategy, costs)`` configurations (one validated
-  object each: searches, walk-forward candidates);
-- :func:`run_grid` runs a :class:`~quantlab.backtest.grid.GridPlan` chunk by chunk with no
-  Python object per combination: parameter rows, signal rows and auxiliary series indices
-  are built by numpy from axis indices, the fused kernel streams each chunk, and the
-  statistics table is built column-wise (all rows, the top ``N`` by a metric, and/or
-  streamed to Parquet as chunks finish);
-- :func:`stats_columns` is the one place the kernel's streamed metrics become the
-  statistics of :func:`quantlab.backtest.stats.compute_stats`.
+  object each: search trials, explicit candidates);
+- :func:`run_grid` / :func:`stream_grid` run a :class:`~quantlab.backtest.grid.GridPlan`
+  chunk by chunk with no Python object per combination: parameter rows, signal rows and
+  auxiliary series indices are built by numpy from axis indices, the fused kernel streams
+  each chunk, and the statistics table is built column-wise (all rows, the top ``N`` by a
+  metric, and/or streamed to Parquet as chunks finish);
+- :func:`stats_columns` turns the kernel's streamed sums into statistics through
+  :func:`quantlab.backtest.stats.stats_from_metrics`, the one definition that
+  :func:`~quantlab.backtest.stats.compute_stats` uses too.
 
-Both take an ``executor`` (:func:`quantlab.parallel.map_jobs`: None for this process and
-its numba threads, ``"processes"``, a Dask address / Client / cluster).
+``run_grid`` takes an ``executor`` (:func:`quantlab.parallel.map_jobs`: None for this
+process and its numba threads, ``"processes"``, a Dask address / Client / cluster).
 """
 
 from __future__ import annotations
