@@ -598,6 +598,7 @@ def run_grid(
     metric: str | None = None,
     output: str | Path | None = None,
     executor: Any = None,
+    desc: str = "sweep",
 ) -> GridRun:
     """Run every valid combination of a grid plan; return the kept rows (column-wise).
 
@@ -620,6 +621,8 @@ def run_grid(
         A ``.parquet`` file the rows are streamed to as chunks finish.
     executor : optional
         Where chunks run (:func:`quantlab.parallel.map_jobs`); None: here, numba threads.
+    desc : str
+        The progress bar's label.
     """
     started = time.perf_counter()
     if not grid_supported(plan):
@@ -636,7 +639,7 @@ def run_grid(
     n_parts = None
     try:
         if executor is None:
-            with progress_bar(n, show, "sweep", "combo") as bar:
+            with progress_bar(n, show, desc, "combo") as bar:
                 for idx in plan.chunks(size, order):
                     t0 = time.perf_counter()
                     m = kernel.metrics(idx)
@@ -648,7 +651,7 @@ def run_grid(
             chunks = list(plan.chunks(size, order))
             n_parts = len(chunks)
             results = map_jobs(
-                _chunk_job, chunks, executor, progress=show, desc="sweep", kernel=kernel
+                _chunk_job, chunks, executor, progress=show, desc=desc, kernel=kernel
             )
             for idx, m in zip(chunks, results, strict=True):
                 collector.add(idx, stats_columns(m, options.init_cash, bars.bar_seconds))

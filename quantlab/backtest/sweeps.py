@@ -368,6 +368,7 @@ def sweep(
             metric=metric,
             output=output,
             executor=executor,
+            desc=f"sweep (estimate {est['seconds']:,.1f} s)",
         )
         table, kind, kernel_s, n_run = run.table, run.kind, run.kernel_s, run.n_run
         n_parts = run.n_parts
