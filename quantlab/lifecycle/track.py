@@ -107,6 +107,7 @@ def track_record(
         eq = j.frame("equity", "symbol = ? ORDER BY time_ms", (symbol,))
         events = j.events()
         bars = j.bars(symbol)
+        first = j.frame("decisions", "symbol = ? ORDER BY time_ms LIMIT 1", (symbol,))
     if bars.empty:
         raise DataError(f"journal {path}: no bars; the runner has not traded yet")
     interval = pd.Timedelta(bars.index[1] - bars.index[0]) if len(bars) > 1 else pd.Timedelta(0)
@@ -138,10 +139,13 @@ def track_record(
         if rep.summary["missing"] or rep.summary["extra"]:
             # an order one side has and the other not is a parity failure, not noise
             diff = max(abs(diff), abs(rep.summary["unmatched"]) / rep.summary["init_cash"])
+    start = bars.index[0]  # warm-up bars (journaled before the first decision) do not count
+    if len(first):
+        start = pd.Timestamp(int(first["time_ms"].iloc[0]), unit="ms", tz="UTC")
     return TrackRecord(
         strategy_hash=meta["strategy_hash"],
         mode=str(meta.get("mode")),
-        start=bars.index[0],
+        start=start,
         end=bars.index[-1] + interval,
         trade_pnl=trades["pnl"].to_numpy(dtype=np.float64),
         equity=equity,

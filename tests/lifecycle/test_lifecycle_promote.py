@@ -364,3 +364,16 @@ def test_status_and_history(paper, strategy):
     hist = ql.lifecycle.history(strategy, registry=paper)
     assert list(hist["to_state"]) == ["validated", "paper"]
     assert isinstance(hist["time"].iloc[0], pd.Timestamp)
+
+
+def test_warm_up_bars_are_not_track_record(tmp_path, strategy, costs):
+    from quantlab.lifecycle.track import track_record
+    from quantlab.live.journal import Journal
+
+    bars = wave_bars(n=400)
+    path = tmp_path / "w.sqlite"
+    write_journal(path, bars, strategy, costs, mode="sim")
+    assert track_record(path).days == pytest.approx(400 / 24)
+    with Journal(path) as j:  # the first 160 bars were the runner's warm-up
+        j._write("DELETE FROM decisions WHERE time_ms < ?", (int(bars.index[160].value // 10**6),))
+    assert track_record(path).days == pytest.approx(240 / 24)
