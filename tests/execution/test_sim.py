@@ -135,6 +135,7 @@ def test_answers_have_the_recorded_shapes(market, fixtures_dir):
         "test_get_user_fills": ("userFills", info.user_fills(addr)),
         "test_get_user_fills_by_time": ("userFillsByTime", info.user_fills_by_time(addr, 0, now)),
         "test_get_all_mids": ("allMids", info.all_mids()),
+        "test_get_l2_snapshot": ("l2Book", info.l2_snapshot("BTC")),
         "test_user_rate_limit": ("userRateLimit", info.user_rate_limit(addr)),
         "test_get_info": ("meta", info.meta()),
         "test_get_candles_snapshot": (
@@ -153,6 +154,9 @@ def test_answers_have_the_recorded_shapes(market, fixtures_dir):
             continue
         assert mine, f"{kind}: empty answer cannot be compared"
         _same_shape(mine, real, kind)
+    bids, asks = cases["test_get_l2_snapshot"][1]["levels"]
+    assert float(bids[0]["px"]) < float(info.all_mids()["BTC"]) < float(asks[0]["px"])
+    assert [float(b["px"]) for b in bids] == sorted((float(b["px"]) for b in bids), reverse=True)
     # the SDK's own parsers read them: candles are hourly and ordered
     candles = cases["test_get_candles_snapshot"][1]
     assert [c["t"] for c in candles] == sorted(c["t"] for c in candles)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quantlab.execution.sim.market import MINUTE_MS, Path
-from quantlab.execution.venue import MIN_NOTIONAL, price_ok, size_ok, to_wire
+from quantlab.execution.venue import MIN_NOTIONAL, price_ok, round_price, size_ok, to_wire
 
 __all__ = ["COINS", "SimAccount", "SimExchange", "SimOrder"]
 
@@ -777,6 +777,29 @@ class SimExchange:
                 )
             t += HOUR_MS
         return out
+
+    def l2_book(self, coin: str, depth: int = 20) -> dict[str, Any]:
+        """Return a synthetic book around the mid: ``depth`` levels a side, one spread apart.
+
+        The book is a view for clients (the matching model fills at the touch); level
+        sizes follow the coin's recent minute volume.
+        """
+        path = self.paths[coin]
+        k = path.index(self.now_ms)
+        mid = self.mid(coin)
+        szd = self.coins[coin][1]
+        step = max(self.half_spread * 2.0, 1e-5)
+        vol = float(path.volume[max(k - 60, 0) : k + 1].mean()) if k > 0 else 1.0
+
+        def side(sign: int) -> list[dict[str, Any]]:
+            out = []
+            for i in range(depth):
+                px = round_price(mid * (1 + sign * (self.half_spread + i * step)), szd)
+                sz = round(vol / depth * (1 + 0.25 * i), szd) or 10.0**-szd
+                out.append({"n": 1 + i // 5, "px": to_wire(px), "sz": to_wire(sz)})
+            return out
+
+        return {"coin": coin, "levels": [side(-1), side(+1)], "time": self.now_ms}
 
     def rate_limit(self, user: str) -> dict[str, Any]:
         acct = self.account(user)

@@ -213,6 +213,8 @@ class SimServer(ThreadingHTTPServer):
                     return 200, eng.user_fills(user)
                 if kind == "userFillsByTime":
                     return 200, eng.user_fills(user, body.get("startTime"), body.get("endTime"))
+                if kind == "l2Book" and body.get("coin") in eng.coins:
+                    return 200, eng.l2_book(body["coin"])
                 if kind == "userRateLimit":
                     return 200, eng.rate_limit(user)
                 if kind == "candleSnapshot":
