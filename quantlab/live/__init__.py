@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from quantlab.live.cloid import client_order_id
 from quantlab.live.decision import DecisionEngine
+from quantlab.live.handle import RunnerHandle, launch
 from quantlab.live.journal import Journal
 from quantlab.live.replay import ReplayResult, replay, write_replay
 
-__all__ = ["DecisionEngine", "Journal", "ReplayResult", "client_order_id", "replay", "write_replay"]
+__all__ = [
+    "DecisionEngine",
+    "Journal",
+    "ReplayResult",
+    "RunnerHandle",
+    "client_order_id",
+    "launch",
+    "replay",
+    "write_replay",
+]
