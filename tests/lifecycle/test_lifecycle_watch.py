@@ -80,3 +80,32 @@ def test_the_watch_leaves_a_healthy_runner_alone(registry, validation, strategy,
         journal, strategy_hash(strategy), "sim", registry=registry, on_revoke=seen.append
     )
     assert watch.check() == seen[0] and "manual" in seen[0]
+
+
+def test_mainnet_trades_the_ramp_fraction_of_its_capital(
+    registry, validation, strategy, costs, tmp_path, monkeypatch, capsys
+):
+    from journal_builder import wave_bars as waves
+
+    import quantlab.live.main as live_main
+
+    monkeypatch.setenv("QUANTLAB_LIFECYCLE_REGISTRY", str(registry.path))
+    ql.lifecycle.promote(validation, to="validated", registry=registry)
+    ql.lifecycle.promote(validation, to="paper", registry=registry)
+    journal = tmp_path / "paper.sqlite"
+    write_journal(journal, waves(), strategy, costs, mode="paper")
+    ql.lifecycle.promote(strategy, to="live_small", evidence=journal, registry=registry)
+    seen = {}
+
+    def fake_run_process(strategy_path, **kw):
+        seen.update(kw)
+        return {"phase": "stopped"}
+
+    monkeypatch.setattr(live_main, "run_process", fake_run_process)
+    args = ["live", "run", "--strategy", str(validation), "--mode", "mainnet",
+            "--run-dir", str(tmp_path / "run")]  # fmt: skip
+    assert main([*args, "--init-cash", "10000"]) == 0
+    assert seen["init_cash"] == 2500.0  # live_small: 25 % of the capital
+    assert "ramp step 25%" in capsys.readouterr().err
+    assert main(args) == 1  # without the capital there is nothing to take 25 % of
+    assert "pass --init-cash" in capsys.readouterr().err
