@@ -316,8 +316,6 @@ class HyperliquidBackend(ExecutionBackend):
         st = _STATUS.get(status, OrderStatus.CANCELED)
         if st is OrderStatus.OPEN and filled > 0:
             st = OrderStatus.PARTIALLY_FILLED
-        if st is OrderStatus.CANCELED and filled > 0:
-            st = OrderStatus.PARTIALLY_FILLED
         if front.get("isTrigger"):
             kind = (
                 TriggerKind.STOP_LOSS
@@ -469,8 +467,9 @@ class HyperliquidBackend(ExecutionBackend):
             f = st["filled"]
             total = float(f["totalSz"])
             full = total >= size * (1 - 1e-9)
-            status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
-            msg = "" if full else "remainder not filled"
+            # an IOC order's unfilled rest is cancelled by the venue
+            status = OrderStatus.FILLED if full else OrderStatus.CANCELED
+            msg = "" if full else "remainder canceled"
             return replace(base, oid=int(f["oid"]), status=status, filled_size=total,
                            avg_px=float(f["avgPx"]), message=msg)  # fmt: skip
         return base  # "waitingForFill" / "waitingForTrigger"

@@ -106,7 +106,12 @@ class TriggerKind(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """Life-cycle status of an order."""
+    """Life-cycle status of an order.
+
+    ``partially_filled`` is a *live* order with some fills; an order whose unfilled rest
+    was cancelled (an IOC/market order that filled in part) is ``canceled`` with a
+    ``filled_size`` above 0, as the venue reports it.
+    """
 
     OPEN = "open"
     PARTIALLY_FILLED = "partially_filled"

@@ -616,7 +616,11 @@ class PaperBackend(ExecutionBackend):
         )
         self._store(book, replace(o, filled_size=filled, avg_px=avg, status=status, time_ms=t))
         if status is OrderStatus.PARTIALLY_FILLED and o.order_type is OrderType.MARKET:
-            # a market order does not rest: its unfilled (reduce-only) remainder is dropped
+            # a market order does not rest: its unfilled (reduce-only) remainder is
+            # cancelled, as a venue cancels the rest of an IOC order
             if o.client_order_id in self._pending_market:
                 self._pending_market.remove(o.client_order_id)
-            self._store(book, replace(book.order, message="remainder not filled"))
+            self._store(
+                book,
+                replace(book.order, status=OrderStatus.CANCELED, message="remainder canceled"),
+            )

@@ -238,7 +238,7 @@ class PostTradeValidator:
         if order.status is OrderStatus.REJECTED:
             out.append(Breach("rejected", cloid, intent.size, 0.0, order.message or "rejected"))
             return out
-        done = order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+        done = order.filled_size > 0
         if estimate is not None and done and order.filled_size > 0 and order.avg_px > 0:
             worse = intent.side.sign * (order.avg_px - estimate.fill_price) / estimate.fill_price
             if worse * 1e4 > c.max_price_deviation_bps:
@@ -379,9 +379,7 @@ class ExecutionPipeline:
             breach = Breach("rejected", intent.client_order_id, intent.size, 0.0, exc.reason)
             return ExecutionResult(None, [breach], str(exc))
         actual = None
-        if expected_position is not None and order.status in (
-            OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
-        ):  # fmt: skip
+        if expected_position is not None and order.filled_size > 0:
             actual = self.backend.position(intent.symbol)
         breaches = self.validator.check(intent, order, decision.estimate,
                                         expected_position=expected_position,

@@ -116,8 +116,10 @@ def test_partial_fill(exchange):
     intent = OrderIntent("faults", "BTC", "buy", 0.02, reason="partial")
     handle.inject("partial")
     order = b.submit(intent)
-    assert order.status is OrderStatus.PARTIALLY_FILLED
-    assert order.filled_size == pytest.approx(0.01)
+    assert order.status is OrderStatus.CANCELED  # the IOC's rest, as the venue reports it
+    assert order.filled_size == pytest.approx(0.01) and order.message == "remainder canceled"
+    assert b.order_status(intent.client_order_id).status is OrderStatus.CANCELED
+    assert b.order_status(intent.client_order_id).filled_size == pytest.approx(0.01)
     assert b.position("BTC") == pytest.approx(0.01)
     assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
     # a crossing Gtc limit rests its remainder

@@ -73,7 +73,7 @@ def test_post_trade_breaches():
     good = Order.from_intent(intent, oid=1, status=OrderStatus.FILLED, filled_size=1.0,
                              avg_px=100.05)  # fmt: skip
     assert v.check(intent, good, est, expected_position=1.0, actual_position=1.0) == []
-    bad = Order.from_intent(intent, oid=1, status=OrderStatus.PARTIALLY_FILLED,
+    bad = Order.from_intent(intent, oid=1, status=OrderStatus.CANCELED,
                             filled_size=0.4, avg_px=100.5)  # fmt: skip
     kinds = {b.kind for b in v.check(intent, bad, est, expected_position=1.0, actual_position=0.4)}
     assert kinds == {"price", "size", "position"}
