@@ -174,3 +174,16 @@ def test_bad_input_names_the_field():
         parse_swaps({"transaction": {"message": {}}, "meta": {"err": None}})
     with pytest.raises(DataError, match="mapping"):
         parse_swaps(42)
+
+
+def test_an_aggregator_labels_the_route(fixtures_dir):
+    # the same Raydium swap with an aggregator instruction first (the compute-budget
+    # program's key swapped for Jupiter's, so account indices stay put): Jupiter's swap
+    tx = _load(fixtures_dir, "solana_txs_pumpfun_raydium/raydium_amm_v4_rpc.json")["result"]
+    keys = tx["transaction"]["message"]["accountKeys"]
+    assert keys[14] == "ComputeBudget111111111111111111111111111111"
+    assert tx["transaction"]["message"]["instructions"][0]["programIdIndex"] == 14
+    keys[14] = "JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4"
+    (s,) = parse_swaps(tx)
+    assert (s.program, s.instruction) == ("jupiter", 0)
+    assert s.amount_out == pytest.approx(92529.930455, rel=1e-12)

@@ -149,3 +149,22 @@ def _wait(cond, timeout=20.0):
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.02)
+
+
+def test_cli_watch_backfills_then_stops_at_max_swaps(fixtures_dir, rpc, wallets_file, tmp_path,
+                                                     capsys):  # fmt: skip
+    ws = FakeLogsSocket()
+    try:
+        code = main(
+            ["solana", "watch", "--wallets", str(wallets_file), "--ws-endpoint", ws.url,
+             "--endpoint", rpc.url, "--root", str(tmp_path), "--backfill-days", "5000",
+             "--max-swaps", "4", "--max-reconnects", "1", "--rate-limit", "50"]
+        )  # fmt: skip
+    finally:
+        ws.close()
+    out = capsys.readouterr().out
+    assert code == 0 and "watching 2 wallet(s)" in out and "4 swaps (4 new)" in out
+    assert sorted(ws.subscriptions.values()) == sorted([D7, G8])
+    assert len(SwapStore(tmp_path).read()) == 4
+    bad = main(["solana", "watch", "--wallets", str(wallets_file), "--ws-endpoint", "http://x"])
+    assert bad == 1 and "ws(s) URL" in capsys.readouterr().err
