@@ -66,7 +66,7 @@ def replay_figure(result: Any) -> Any:
                  color="tab:blue", ls="--")  # fmt: skip
     axes[0].set_title("equity: the runner's against the backtest of its bars")
     axes[0].legend(fontsize=8)
-    parts = result.fills[["price", "fees", "size", "unmatched"]]
+    parts = result.fills[["latency", "slippage", "fees", "size", "unmatched"]]
     if len(parts):
         parts.plot.bar(stacked=True, ax=axes[1], width=0.8)
         axes[1].set_xlabel("fill")

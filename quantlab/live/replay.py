@@ -11,8 +11,10 @@ starting cash, and compares:
   is matched to the live order that executed it (same side, in order, within
   ``tolerance_bars`` of its bar) and the P&L difference is split exactly into
 
-  - ``price``: the live fill price against the backtest's, on the backtest size
-    (slippage beyond the model; its latency part is reported as ``latency_ms``),
+  - ``price``: the live fill price against the backtest's, on the backtest size, split
+    into ``latency`` (the market's move from the bar's open, where the backtest fills, to
+    the fill's time, estimated inside the bar from its open and close; ``latency_ms`` is
+    the delay) and ``slippage`` (the fill against that price, beyond the model's),
   - ``fees``: live fees against modelled fees,
   - ``size``: a different filled size, marked to the last close,
   - ``unmatched``: a fill only one side has (a missed or an extra order), marked to the
@@ -20,8 +22,8 @@ starting cash, and compares:
   - ``funding``: live funding payments (when the journal has them) against modelled,
 
   so that ``live P&L - backtest P&L = price + fees + size + unmatched + funding +
-  unexplained``; ``unexplained`` is what the parts do not account for (zero up to
-  rounding, or the funding the journal did not record).
+  unexplained`` with ``price = latency + slippage``; ``unexplained`` is what the parts
+  do not account for (zero up to rounding, or the funding the journal did not record).
 
 For ``paper`` the diff is zero; for ``sim``, ``testnet`` and ``mainnet`` it is explained.
 ``quantlab live replay JOURNAL`` writes the result as a report artefact
@@ -68,6 +70,8 @@ FILL_COLUMNS = (
     "client_order_id",
     "match",
     "price",
+    "latency",
+    "slippage",
     "fees",
     "size",
     "unmatched",
@@ -124,7 +128,7 @@ class ReplayResult:
 
     def parts(self) -> pd.Series:
         """Return the diff split into its parts (a Series that sums to ``diff_total``)."""
-        keys = ("price", "fees", "size", "unmatched", "funding", "unexplained")
+        keys = ("latency", "slippage", "fees", "size", "unmatched", "funding", "unexplained")
         return pd.Series({k: self.summary[k] for k in keys}, name="pnl_diff")
 
     def to_dict(self) -> dict[str, Any]:
@@ -289,6 +293,22 @@ def _match(
     return pairs
 
 
+def _price_at(bars: pd.DataFrame, t_ms: int, bar_ms: int) -> float | None:
+    """Return the market price at ``t_ms`` estimated inside its bar, or None past the bars.
+
+    Linear from the bar's open to its close over the bar's span: the journal keeps bars,
+    not ticks, so this is the latency part's estimate (the rest of the price difference is
+    the fill's own slippage against that price).
+    """
+    start = (bars.index - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    k = int(np.searchsorted(start.to_numpy(), t_ms, side="right")) - 1
+    if k < 0 or t_ms >= int(start[k]) + bar_ms:
+        return None
+    frac = (t_ms - int(start[k])) / bar_ms
+    o, c = float(bars["open"].iloc[k]), float(bars["close"].iloc[k])
+    return o + frac * (c - o)
+
+
 def _journal_costs(meta: Mapping[str, str], costs: Costs | float | dict | None) -> Costs | None:
     """Return the cost model given, else the journal's (meta ``costs``), else None."""
     if costs is not None:
@@ -418,7 +438,8 @@ def replay(
         lv = live.iloc[k] if k is not None else None
         side = float(e["side"] if e is not None else lv["side"])
         row: dict[str, Any] = dict.fromkeys(FILL_COLUMNS, np.nan)
-        row.update(side=side, price=0.0, fees=0.0, size=0.0, unmatched=0.0)
+        row.update(side=side, price=0.0, latency=0.0, slippage=0.0, fees=0.0, size=0.0,
+                   unmatched=0.0)  # fmt: skip
         if e is not None:
             row.update(time_bt=e["time"], size_bt=e["size"], price_bt=e["price"], fee_bt=e["fee"])
             row["estimate_bps"] = side * (e["price"] - e["ref"]) / e["ref"] * 1e4
@@ -438,6 +459,10 @@ def replay(
             row["slippage_bps"] = side * (lv["price"] - e["ref"]) / e["ref"] * 1e4
             if e["market"]:  # a stop or limit fills inside its bar: no reference time
                 row["latency_ms"] = float(int(lv["time_ms"]) - e["time"].value // 1_000_000)
+                mid = _price_at(bars, int(lv["time_ms"]), bar_ms)
+                if mid is not None:
+                    row["latency"] = -side * e["size"] * (mid - e["ref"])
+            row["slippage"] = row["price"] - row["latency"]
         elif e is not None:
             row["match"] = "missing"
             row["unmatched"] = -(side * e["size"] * (last_close - e["price"]) - e["fee"])
@@ -465,6 +490,8 @@ def replay(
     diff_total = pnl_live - pnl_bt
     parts = {k: float(fills[k].sum()) for k in ("price", "fees", "size", "unmatched")}
     explained = sum(parts.values()) + funding_part
+    parts["latency"] = float(fills["latency"].sum())
+    parts["slippage"] = float(fills["slippage"].sum())
     matched = fills[fills["match"] == "matched"]
     summary = {
         "n_bars": len(bars),

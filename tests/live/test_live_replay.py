@@ -78,6 +78,16 @@ def test_the_parts_are_what_the_venue_did_differently(tmp_path, bars, strategy, 
     assert len(market) > 5 and (market["latency_ms"] == late).all()
     stops = r.fills[(r.fills["match"] == "matched") & r.fills["latency_ms"].isna()]
     assert len(stops) > 0  # stops fill inside their bar: no reference time
+    # latency: the market's move from the bar's open to the fill, inside the bar
+    expected_latency = 0.0
+    for k, f in enumerate(fills):
+        if k == 4 or not f["market"]:
+            continue
+        o, c = bars["open"].iloc[f["idx"]], bars["close"].iloc[f["idx"]]
+        expected_latency += -f["side"] * f["size"] * (c - o) * (late / 3_600_000)
+    assert r.summary["latency"] == pytest.approx(expected_latency, rel=1e-9)
+    assert r.summary["latency"] + r.summary["slippage"] == pytest.approx(r.summary["price"])
+    assert r.parts().sum() == pytest.approx(r.diff, abs=1e-6)
     assert r.summary["slippage_bps"] > r.summary["estimate_bps"]
     assert not r.is_zero()
 
