@@ -421,24 +421,27 @@ class HyperliquidBackend(ExecutionBackend):
                 return self._remember(found)
         wire = order_request_to_order_wire(request, self._asset[request["coin"]])
         action = order_wires_to_order_action([wire])
-        for _attempt in range(self.max_attempts):
+        reasons = []
+        for attempt in range(self.max_attempts):
             try:
                 answer, _ = self._action(action, expires=True)
-            except _NotSent:
-                self._pause(_attempt)
+            except _NotSent as exc:
+                reasons.append(str(exc))
+                self._pause(attempt)
                 continue
             except _Outcome as exc:
                 log.warning("hyperliquid: order %s outcome unknown (%s); looking it up", cloid, exc)
                 found = self._resolve(cloid, getattr(exc, "expires_after", None))
                 if found is not None:
                     return self._remember(found)
-                continue  # confirmed never placed: send again, same client order id
+                reasons.append(f"{exc}, then confirmed absent")
+                continue  # confirmed never placed (and expired): send again, same client id
             order = self._read_order_answer(intent, answer, size)
             return self._remember(order)
-        raise OrderStateUnknown(
-            f"hyperliquid: order {cloid} not confirmed after {self.max_attempts} attempts; "
-            "look it up (order_status) before sending it again",
-            client_order_id=cloid,
+        # every attempt either never reached the venue or expired unplaced: nothing is there
+        raise VenueUnavailable(
+            f"hyperliquid: order {cloid} not placed after {self.max_attempts} attempts "
+            f"({'; '.join(reasons)}); nothing is on the venue, it is safe to send it later"
         )
 
     def _remember(self, order: Order) -> Order:

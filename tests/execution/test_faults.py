@@ -201,3 +201,15 @@ def test_fills_alone_prove_an_order_exists(exchange, monkeypatch):
     again = fresh.submit(intent)
     assert again.status is OrderStatus.FILLED and again.message == "known from its fills"
     assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+
+
+def test_persistent_failures_before_acceptance_are_venue_unavailable(exchange):
+    from quantlab.errors import VenueUnavailable
+
+    handle, wallet = exchange
+    b = _backend(handle, wallet, max_attempts=2)
+    intent = _limit(b, "down")
+    handle.inject("timeout_before", 2)  # each send arrives after its expiry: never placed
+    with pytest.raises(VenueUnavailable, match="nothing is on the venue"):
+        b.submit(intent)
+    assert handle.orders_per_cloid(wallet.address) == {}
