@@ -575,8 +575,11 @@ def _apply_rules(plan: GridPlan) -> None:
     for root_prefix, root_cls, root_obj in roots:
         for prefix, cls in _subtree_models(root_cls):
             full = root_prefix + prefix
-            touched = [p for p in by_path if p.startswith(full) and "." not in p[len(full) :]]
-            if not touched:
+            # a validator may read its whole subtree: any axis below it needs its rules
+            below = [
+                p for p in by_path if p.startswith(full) and (root_prefix or p[:6] != "costs.")
+            ]
+            if not below:
                 continue
             if not _covered(cls):
                 plan.fast = False

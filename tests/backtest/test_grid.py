@@ -105,6 +105,16 @@ def test_a_validator_without_a_grid_rule_falls_back_to_objects():
     pairs, _ = plan.pairs()
     assert [s.fast for s, _ in pairs] == [4, 6]
 
+    class StopBelowTarget(ql.backtest.MACross):  # a root validator reading a nested field
+        @model_validator(mode="after")
+        def _stop_below_target(self):
+            if self.stops.stop_loss and self.stops.stop_loss > 0.05:
+                raise ValueError("stop_loss must not exceed 0.05")
+            return self
+
+    plan = plan_grid(StopBelowTarget(), {"stop_loss": [0.02, 0.1]})
+    assert not plan.fast and [s.stops.stop_loss for s, _ in plan.pairs()[0]] == [0.02]
+
 
 def test_parse_value_and_grid_errors():
     assert [parse_value(t) for t in ("7", "0.5", "null", "false", "both")] == [
