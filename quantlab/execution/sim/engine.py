@@ -67,10 +67,12 @@ class SimOrder:
 
     @property
     def is_trigger(self) -> bool:
+        """Return True for a trigger (stop/take-profit) order."""
         return self.trigger_px is not None
 
     @property
     def order_type(self) -> str:
+        """Return the venue's order type label (``Limit``, ``Stop Market``...)."""
         if not self.is_trigger:
             return "Limit"
         kind = "Stop" if self.tpsl == "sl" else "Take Profit"
@@ -147,6 +149,7 @@ class SimExchange:
                 acct.cash += float(usdc)
 
     def account(self, address: str) -> SimAccount | None:
+        """Return the account of ``address``, None when it was never funded."""
         return self.accounts.get(address.lower())
 
     # --------------------------------------------------------------------- clock
@@ -165,6 +168,7 @@ class SimExchange:
             self._check_cancel_deadlines()
 
     def mid(self, coin: str) -> float:
+        """Return the mid price of ``coin`` at the exchange clock."""
         return self.paths[coin].price(self.now_ms)
 
     def _process_minute(self, k: int) -> None:
@@ -184,6 +188,7 @@ class SimExchange:
     # -------------------------------------------------------------- order entry
 
     def new_oid(self) -> int:
+        """Return a fresh exchange order id."""
         self._next_oid += 1
         return self._next_oid
 
@@ -293,10 +298,12 @@ class SimExchange:
         return extra <= available + 1e-9
 
     def leverage_of(self, acct: SimAccount, coin: str) -> int:
+        """Return the account's leverage on ``coin`` (default: min(20, max))."""
         default = min(20, self.coins[coin][2])
         return acct.leverage.get(coin, (default, True))[0]
 
     def cancel(self, user: str, oid: int | None = None, cloid: str | None = None) -> bool:
+        """Cancel the user's live order by oid or cloid; return whether it was live."""
         order = self.find(user, oid=oid, cloid=cloid)
         if order is None or order.status not in ("open", "triggered"):
             return False
@@ -312,6 +319,7 @@ class SimExchange:
         return hits[-1] if hits else None
 
     def modify(self, user: str, ident: int | str, wire: dict[str, Any]) -> dict[str, Any]:
+        """Replace a resting order in place (same oid); return its status entry."""
         order = (
             self.find(user, oid=ident) if isinstance(ident, int) else self.find(user, cloid=ident)
         )
@@ -340,6 +348,7 @@ class SimExchange:
         return status
 
     def schedule_cancel(self, user: str, t: int | None) -> str | None:
+        """Arm (``t``) or disarm (None) the dead man's switch; return an error text."""
         acct = self.accounts[user]
         if t is None:
             acct.cancel_at = None
@@ -350,6 +359,7 @@ class SimExchange:
         return None
 
     def update_leverage(self, user: str, asset: int, is_cross: bool, leverage: int) -> str | None:
+        """Set the leverage of ``asset``; return an error text when refused."""
         coin = self.asset_coin.get(asset)
         if coin is None:
             return f"Invalid asset {asset!r}."
@@ -533,21 +543,26 @@ class SimExchange:
     # ------------------------------------------------------------- valuations
 
     def mark(self, coin: str) -> float:
+        """Return the mark price of ``coin`` (the mid)."""
         return self.mid(coin)
 
     def unrealized(self, acct: SimAccount) -> float:
+        """Return the account's unrealised P&L at the marks."""
         return sum(s * (self.mark(c) - e) for c, (s, e) in acct.positions.items())
 
     def account_value(self, acct: SimAccount) -> float:
+        """Return cash plus unrealised P&L."""
         return acct.cash + self.unrealized(acct)
 
     def margin_used(self, acct: SimAccount) -> float:
+        """Return the initial margin of the open positions."""
         return sum(
             abs(s) * self.mark(c) / self.leverage_of(acct, c)
             for c, (s, _) in acct.positions.items()
         )
 
     def maintenance_margin(self, acct: SimAccount) -> float:
+        """Return the maintenance margin (half the initial margin at max leverage)."""
         return sum(
             abs(s) * self.mark(c) / (2.0 * self.coins[c][2]) for c, (s, _) in acct.positions.items()
         )
@@ -569,6 +584,7 @@ class SimExchange:
             return snap
 
     def meta(self) -> dict[str, Any]:
+        """Return the ``meta`` answer: the listed perps."""
         return {
             "universe": [
                 {"maxLeverage": lev, "name": name, "szDecimals": szd} for name, szd, lev in COINS
@@ -577,6 +593,7 @@ class SimExchange:
 
     @staticmethod
     def spot_meta() -> dict[str, Any]:
+        """Return the ``spotMeta`` answer (USDC only, no spot pairs)."""
         return {
             "tokens": [
                 {
@@ -592,9 +609,11 @@ class SimExchange:
         }
 
     def all_mids(self) -> dict[str, str]:
+        """Return the ``allMids`` answer."""
         return {coin: to_wire(self.mid(coin)) for coin in self.coins}
 
     def clearinghouse_state(self, user: str) -> dict[str, Any]:
+        """Return the ``clearinghouseState`` answer of ``user``."""
         acct = self.account(user)
         positions = []
         value = margin = ntl = 0.0
@@ -692,6 +711,7 @@ class SimExchange:
         }
 
     def open_orders(self, user: str, frontend: bool = False) -> list[dict[str, Any]]:
+        """Return the ``openOrders`` (or ``frontendOpenOrders``) answer, newest first."""
         user = user.lower()
         live = [
             o for o in self.orders.values()
@@ -702,6 +722,7 @@ class SimExchange:
         return [self._order_json(o, frontend) for o in live]
 
     def order_status(self, user: str, ident: int | str) -> dict[str, Any]:
+        """Return the ``orderStatus`` answer for an oid or a cloid."""
         user = user.lower()
         o = self.find(user, oid=ident) if isinstance(ident, int) else self.find(user, cloid=ident)
         if o is None:
@@ -716,6 +737,7 @@ class SimExchange:
         }
 
     def user_fills(self, user: str, start: int | None = None, end: int | None = None) -> list:
+        """Return the ``userFills`` / ``userFillsByTime`` answer, newest first."""
         fills = self.fills.get(user.lower(), [])
         out = [
             f for f in fills
@@ -724,6 +746,7 @@ class SimExchange:
         return sorted(out, key=lambda f: (f["time"], f["tid"]), reverse=True)[:2000]
 
     def candles(self, coin: str, interval: str, start: int, end: int) -> list[dict[str, Any]]:
+        """Return the ``candleSnapshot`` answer from the minute path up to now."""
         from quantlab.data.intervals import interval_seconds
 
         step = int(interval_seconds(interval) * 1000)
@@ -758,6 +781,7 @@ class SimExchange:
         return out[-5000:]
 
     def funding_history(self, coin: str, start: int, end: int | None) -> list[dict[str, Any]]:
+        """Return the ``fundingHistory`` answer: one rate per exchange hour."""
         path = self.paths[coin]
         out = []
         end = self.now_ms if end is None else min(end, self.now_ms)
@@ -802,6 +826,7 @@ class SimExchange:
         return {"coin": coin, "levels": [side(-1), side(+1)], "time": self.now_ms}
 
     def rate_limit(self, user: str) -> dict[str, Any]:
+        """Return the ``userRateLimit`` answer."""
         acct = self.account(user)
         used = acct.n_requests if acct else 0
         vlm = acct.cum_volume if acct else 0.0

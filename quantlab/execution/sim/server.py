@@ -53,6 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # answers go out at once (no 40 ms delayed-ACK stalls)
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet (tests and notebooks read their own output)."""
         return  # quiet: tests and notebooks read their own output
 
     def _send(self, status: int, payload: Any, *, raw: bool = False) -> None:
@@ -64,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self) -> None:
+        """Serve one POST, with the armed faults applied."""
         srv = self.server
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -160,6 +162,7 @@ class SimServer(ThreadingHTTPServer):
         return int(self._t0_sim + elapsed * 1000.0 + self._offset_ms)
 
     def sync_clock(self) -> None:
+        """Advance the exchange to the clock's current time."""
         with self._clock_lock:
             self.engine.advance_to(self.sim_time_ms())
 
@@ -186,6 +189,7 @@ class SimServer(ThreadingHTTPServer):
     # ------------------------------------------------------------------------ info
 
     def info(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """Answer one ``/info`` request: ``(HTTP status, JSON or text)``."""
         eng = self.engine
         stale = self.faults.active("stale") and self._before_last is not None
         if stale and self.faults.take("stale"):
@@ -255,6 +259,7 @@ class SimServer(ThreadingHTTPServer):
         return None
 
     def exchange(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """Authenticate and apply one ``/exchange`` action: ``(HTTP status, JSON)``."""
         from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action
 
         action = body.get("action")
