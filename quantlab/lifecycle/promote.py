@@ -539,14 +539,20 @@ def check_auto_pause(
 ) -> Record | None:
     """Pause the journal's strategy if its record trips an auto-pause rule; return the record.
 
-    Returns None when no rule fires or the strategy is not in a trading state.
+    Returns None when no rule fires, the strategy is not in a trading state, or the
+    journal is of another kind of trading than the state's (a paper run does not pause a
+    live strategy; a mainnet journal is what ``live_small`` and ``live_full`` answer to).
     """
     from quantlab.lifecycle.track import track_record
 
     cfg = LifecycleConfig.from_dict(config)
     reg = open_registry(registry)
     record = track_record(journal, with_replay=False)
-    if reg.state(record.strategy_hash) not in (State.PAPER, State.LIVE_SMALL, State.LIVE_FULL):
+    state = reg.state(record.strategy_hash)
+    if state not in (State.PAPER, State.LIVE_SMALL, State.LIVE_FULL):
+        return None
+    # a journal speaks for the state it trades in: paper modes for paper, mainnet for live
+    if record.mode not in (("mainnet",) if state != State.PAPER else _PAPER_MODES):
         return None
     fire, why = auto_pause(record, cfg.auto_pause)
     if not fire:

@@ -377,3 +377,21 @@ def test_warm_up_bars_are_not_track_record(tmp_path, strategy, costs):
     with Journal(path) as j:  # the first 160 bars were the runner's warm-up
         j._write("DELETE FROM decisions WHERE time_ms < ?", (int(bars.index[160].value // 10**6),))
     assert track_record(path).days == pytest.approx(240 / 24)
+
+
+def test_a_paper_run_does_not_pause_a_live_strategy(
+    small, strategy, bad_journal, costs, bars, tmp_path
+):
+    assert ql.lifecycle.check_auto_pause(bad_journal, registry=small) is None  # paper mode
+    assert small.state(strategy_hash(strategy)) is State.LIVE_SMALL
+    path = tmp_path / "main_losing.sqlite"
+    write_journal(path, bars, strategy, costs, mode="mainnet", created_ms=ms(at(31)))
+    rec = ql.lifecycle.check_auto_pause(path, registry=small)
+    assert rec is not None and rec.from_state == "live_small"
+
+
+def test_retire_from_live_full(small, strategy, main_journal):
+    promote(strategy, to="live_full", evidence=main_journal, registry=small, now=at(200))
+    rec = ql.lifecycle.retire(strategy, reason="end of life", registry=small)
+    assert (rec.from_state, rec.to_state) == ("live_full", "retired")
+    assert permission(strategy_hash(strategy), "paper", registry=small)[0] is False
