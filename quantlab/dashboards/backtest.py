@@ -160,6 +160,17 @@ def sweep_chunks(
         yield done, total, pd.concat(parts, ignore_index=True)
 
 
+def _best_rows(table: pd.DataFrame, metric: str, n: int = 10) -> pd.DataFrame:
+    """Return the ``n`` best rows by ``metric`` in its better direction (any other column:
+    largest first)."""
+    from quantlab.backtest.stats import METRIC_DIRECTIONS
+    from quantlab.backtest.sweeps import rank_table
+
+    if metric in METRIC_DIRECTIONS:
+        return rank_table(table, metric).head(n)
+    return table.sort_values(metric, ascending=False).head(n)
+
+
 def sweep_heatmap_table(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
     """Return ``metric`` pivoted with ``y`` values as rows and ``x`` values as columns."""
     for col in (x, y, metric):
@@ -442,7 +453,7 @@ class SweepPanel:
                 symmetric=bool((matrix.to_numpy() < 0).any() and (matrix.to_numpy() > 0).any()),
                 fmt="{:.3g}",
             )
-            best = self.table.sort_values(self.metric.value, ascending=False).head(10)
+            best = _best_rows(self.table, self.metric.value)
             self.result.objects = [
                 pn.pane.Bokeh(fig, sizing_mode="stretch_width"),
                 pn.pane.DataFrame(
