@@ -436,6 +436,18 @@ class HyperliquidBackend(ExecutionBackend):
                     return self._remember(found)
                 reasons.append(f"{exc}, then confirmed absent")
                 continue  # confirmed never placed (and expired): send again, same client id
+            if not isinstance(answer, dict) or "status" not in answer:
+                # an unreadable answer (e.g. a proxy's HTML page): the outcome is unknown
+                log.warning("hyperliquid: order %s answer unreadable; looking it up", cloid)
+                found = self._resolve(cloid, int(time.time() * 1000) + self.expires_after_ms)
+                if found is not None:
+                    return self._remember(found)
+                reasons.append("unreadable answer, then confirmed absent")
+                continue
+            if answer.get("status") == "err" and "nonce" in str(answer.get("response", "")):
+                # refused for its nonce (another client signs with this key): not applied
+                reasons.append(str(answer.get("response")))
+                continue
             order = self._read_order_answer(intent, answer, size)
             return self._remember(order)
         # every attempt either never reached the venue or expired unplaced: nothing is there

@@ -213,3 +213,50 @@ def test_persistent_failures_before_acceptance_are_venue_unavailable(exchange):
     with pytest.raises(VenueUnavailable, match="nothing is on the venue"):
         b.submit(intent)
     assert handle.orders_per_cloid(wallet.address) == {}
+
+
+def test_an_unreadable_answer_is_looked_up(exchange, monkeypatch):
+    """A 200 answer that is not the venue's JSON is an unknown outcome, not a rejection."""
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    intent = _limit(b, "garbled")
+    post = b._api.post
+    calls = []
+
+    def garble(path, payload):
+        out = post(path, payload)
+        if path == "/exchange" and not calls:
+            calls.append(out)
+            return {"error": "Could not parse JSON: <html>bad gateway</html>"}
+        return out
+
+    monkeypatch.setattr(b._api, "post", garble)
+    order = b.submit(intent)
+    assert calls and order.status is OrderStatus.OPEN
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
+
+
+def test_a_nonce_refusal_is_retried_with_a_new_nonce(exchange, monkeypatch):
+    handle, wallet = exchange
+    b = _backend(handle, wallet)
+    nonces = b._nonces
+    stale = nonces.next()
+    first = [True]
+    original = nonces.next
+
+    def reuse_once():
+        if first[0]:
+            first[0] = False
+            return stale  # already used once below: the venue refuses it
+        return original()
+
+    from hyperliquid.utils.signing import sign_l1_action
+
+    action = {"type": "scheduleCancel"}
+    sig = sign_l1_action(wallet, action, None, stale, None, False)
+    b._api.post("/exchange", {"action": action, "nonce": stale, "signature": sig,
+                              "vaultAddress": None, "expiresAfter": None})  # fmt: skip
+    monkeypatch.setattr(nonces, "next", reuse_once)
+    intent = _limit(b, "nonce")
+    assert b.submit(intent).status is OrderStatus.OPEN
+    assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
