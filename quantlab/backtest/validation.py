@@ -36,7 +36,7 @@ from quantlab.backtest.engine import PreparedBars, prepare_bars, run
 from quantlab.backtest.grid import grid_values, plan_grid
 from quantlab.backtest.options import RunOptions, describe_costs, resolve_options
 from quantlab.backtest.result import TRADE_COLUMNS, BacktestResult
-from quantlab.backtest.stats import STAT_NAMES, compute_stats
+from quantlab.backtest.stats import METRIC_DIRECTIONS, STAT_NAMES, compute_stats
 from quantlab.backtest.strategy import StrategyBase, load_strategy
 from quantlab.config import check_int
 from quantlab.errors import ConfigError
@@ -369,11 +369,20 @@ def _score(res: BacktestResult, metric: Metric) -> float:
     return v if math.isfinite(v) else -math.inf
 
 
+def _best(scores: np.ndarray, metric: Metric) -> int:
+    """Index of the best score in the metric's better direction (a callable: higher);
+    non-finite scores rank last, ties go to the first."""
+    sign = 1 if callable(metric) else METRIC_DIRECTIONS.get(metric, 1)
+    ranked = np.where(np.isfinite(scores), sign * scores, -np.inf)
+    return int(np.argmax(ranked))
+
+
 def _check_metric(metric: Metric) -> None:
     if not callable(metric) and metric not in STAT_NAMES:
         raise ConfigError(
             f"metric: {metric!r} is not a statistic; use one of {list(STAT_NAMES)} or a "
-            "callable(result) -> float (higher is better)"
+            "callable(result) -> float (higher is better); a statistic ranks in its better "
+            "direction (max_drawdown: smaller)"
         )
 
 
@@ -698,7 +707,7 @@ def walk_forward(
         train = bars.slice(int(sp.train[0]), int(sp.train[-1]) + 1)
         for j, cand in enumerate(candidates):
             scores[f, j] = _score(run(train, cand, cost, **run_kw), metric)
-        best = int(np.argmax(scores[f]))  # -inf for NaN scores; first of ties
+        best = _best(scores[f], metric)  # better direction; NaN last; first of ties
         pick = candidates[best]
         chosen.append(pick)
         for m in multipliers:

@@ -185,3 +185,14 @@ def test_walk_forward_validates_the_bars_once(bars, monkeypatch):
     )
     assert len(wf.folds) == 3 and len(wf.candidates) == 4
     assert calls == [len(bars)]  # once, not per fold, candidate or stress multiplier
+
+
+def test_walk_forward_chooses_in_the_metric_direction(bars):
+    grid = {"fast": [3, 5, 10], "slow": [20, 40]}
+    wf = ql.backtest.walk_forward(
+        bars, ql.backtest.ma_cross(), grid, test_size=0.25, train_size=0.5, costs=0.0005,
+        metric="max_drawdown", stress=(),
+    )  # fmt: skip
+    for f in range(len(wf.folds)):
+        scores = wf.train_scores.iloc[f].to_numpy()
+        assert wf.folds["chosen"].iloc[f] == wf.labels[int(np.nanargmin(scores))]
