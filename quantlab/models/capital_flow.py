@@ -20,15 +20,18 @@ import pandas as pd
 from scipy.stats import norm
 
 from quantlab.errors import ConfigError, DataError
+from quantlab.models.base import BaseModel
 from quantlab.models.imm import IMM
 from quantlab.models.kalman import KalmanFilter, white_noise_cov
 
-__all__ = ["REGIMES", "CapitalFlowModel"]
+__all__ = ["COLUMNS", "REGIMES", "CapitalFlowModel"]
 
 REGIMES = ("quiet", "herd", "exhaustion")
+#: The numeric columns of :meth:`CapitalFlowModel.filter` (``regime`` follows them).
+COLUMNS = ("flow_rate", "intensification", "p_quiet", "p_herd", "p_exhaustion")
 
 
-class CapitalFlowModel:
+class CapitalFlowModel(BaseModel):
     r"""Two-branch IMM (quiet / herd) over net flow per bar, with physical states.
 
     Parameters
@@ -53,8 +56,6 @@ class CapitalFlowModel:
     ----------
     scale_ : float
         The scale used after :meth:`fit`.
-    imm_ : IMM
-        The estimator (two :class:`~quantlab.models.KalmanFilter` branches).
 
     Notes
     -----
@@ -65,10 +66,12 @@ class CapitalFlowModel:
         \text{quiet: } F = \begin{pmatrix} \rho & 0 \\ 0 & 0 \end{pmatrix}, \qquad
         \text{herd: } F = \begin{pmatrix} 1 & 1 \\ 0 & \delta \end{pmatrix}
 
-    The herd branch splits by the sign of its intensification: with
-    :math:`a \sim N(\hat a, \sigma_a^2)` its posterior,
+    The herd probability splits by the sign of the intensification: with
+    :math:`a \sim N(\hat a, \sigma_a^2)` the (combined) posterior,
     ``p_herd = mu_herd * Phi(a / sigma_a)`` (the herd still building) and
-    ``p_exhaustion = mu_herd * Phi(-a / sigma_a)`` (followers tiring).
+    ``p_exhaustion = mu_herd * Phi(-a / sigma_a)`` (followers tiring). ``filter`` and
+    ``update`` share the IMM step kernel, so streaming equals batch (the model
+    conformance suite checks it).
     """
 
     def __init__(
@@ -88,20 +91,25 @@ class CapitalFlowModel:
         self.decay = decay
         self.stay = stay
         self.scale = scale
+        self._imm: IMM | None = None
 
-    def _check(self) -> None:
+    def _validate(self) -> None:
         for name in ("q_quiet", "q_herd", "r"):
             v = getattr(self, name)
-            if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
-                raise ConfigError(
-                    f"CapitalFlowModel: {name} must be a finite number > 0, got {v!r}"
-                )
+            if isinstance(v, bool) or not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
+                raise ConfigError(f"{name} = {v!r}: must be a finite number > 0")
         for name in ("reversion", "decay"):
             v = getattr(self, name)
-            if not (isinstance(v, int | float) and 0.0 <= v <= 1.0):
-                raise ConfigError(f"CapitalFlowModel: {name} must be in [0, 1], got {v!r}")
-        if not (isinstance(self.stay, int | float) and 0.0 < self.stay < 1.0):
-            raise ConfigError(f"CapitalFlowModel: stay must be in (0, 1), got {self.stay!r}")
+            if isinstance(v, bool) or not (isinstance(v, int | float) and 0.0 <= v <= 1.0):
+                raise ConfigError(f"{name} = {v!r}: must be in [0, 1]")
+        if isinstance(self.stay, bool) or not (
+            isinstance(self.stay, int | float) and 0.0 < self.stay < 1.0
+        ):
+            raise ConfigError(f"stay = {self.stay!r}: must be in (0, 1)")
+        if self.scale is not None and not (
+            isinstance(self.scale, int | float) and np.isfinite(self.scale) and self.scale > 0
+        ):
+            raise ConfigError(f"scale = {self.scale!r}: must be None or a finite number > 0")
 
     @staticmethod
     def _net(flow: Any) -> tuple[np.ndarray, pd.Index | None]:
@@ -116,7 +124,13 @@ class CapitalFlowModel:
         elif isinstance(flow, pd.Series):
             net, index = flow.to_numpy(dtype=np.float64), flow.index
         else:
-            net, index = np.asarray(flow, dtype=np.float64), None
+            try:
+                net = np.asarray(flow, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"CapitalFlowModel: net flow must be numbers, got {type(flow).__name__}"
+                ) from None
+            index = None
         if net.ndim != 1:
             raise DataError(f"CapitalFlowModel: expected a 1-D net flow, got shape {net.shape}")
         bad = ~np.isfinite(net)
@@ -129,7 +143,7 @@ class CapitalFlowModel:
         return net, index
 
     def fit(self, flow: Any) -> CapitalFlowModel:
-        """Set ``scale_`` from the flow (unless ``scale`` is given) and build ``imm_``.
+        """Set ``scale_`` from the flow (unless ``scale`` is given), build the IMM, filter.
 
         Parameters
         ----------
@@ -138,15 +152,13 @@ class CapitalFlowModel:
             training span only when the filter output feeds a backtest (the scale is a
             statistic of what ``fit`` sees).
         """
-        self._check()
+        self._validate()
         net, _ = self._net(flow)
         if self.scale is not None:
             scale = float(self.scale)
         else:
             active = np.abs(net[net != 0.0])
             scale = float(np.median(active)) if active.size else 1.0
-        if not scale > 0:
-            raise ConfigError(f"CapitalFlowModel: scale must be > 0, got {scale!r}")
         self.scale_ = scale
         s2 = scale * scale
         names = ("flow_rate", "intensification")
@@ -169,8 +181,23 @@ class CapitalFlowModel:
             state_names=names,
         )
         T = np.array([[self.stay, 1.0 - self.stay], [1.0 - self.stay, self.stay]])
-        self.imm_ = IMM([quiet, herd], T, np.array([0.99, 0.01]))
+        self._imm = IMM([quiet, herd], T, np.array([0.99, 0.01]))
+        self._imm.filter(net)
         return self
+
+    def _fitted_imm(self) -> IMM:
+        if self._imm is None:
+            raise ConfigError("CapitalFlowModel: call fit() before filter() or update()")
+        return self._imm
+
+    @staticmethod
+    def _split(x: np.ndarray, P: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Return rows ``flow_rate intensification p_quiet p_herd p_exhaustion``."""
+        x, P, mu = np.atleast_2d(x), P.reshape(-1, 2, 2), np.atleast_2d(mu)
+        sd = np.sqrt(np.maximum(P[:, 1, 1], 1e-300))
+        building = norm.cdf(x[:, 1] / sd)
+        herd = mu[:, 1]
+        return np.column_stack([x[:, 0], x[:, 1], mu[:, 0], herd * building, herd * (1 - building)])
 
     def filter(self, flow: Any) -> pd.DataFrame:
         """Return the states and regime probabilities at every bar (causal).
@@ -178,31 +205,43 @@ class CapitalFlowModel:
         Returns
         -------
         pd.DataFrame
-            ``flow_rate intensification p_quiet p_herd p_exhaustion regime`` on the
-            flow's index; ``regime`` is the most probable of the three.
+            :data:`COLUMNS` and ``regime`` (the most probable of :data:`REGIMES`) on the
+            flow's index.
         """
-        if not hasattr(self, "imm_"):
-            raise ConfigError("CapitalFlowModel: call fit() before filter()")
+        imm = self._fitted_imm()
         net, index = self._net(flow)
-        res = self.imm_.filter(net)
-        a = res.x_models[:, 1, 1]
-        sd = np.sqrt(np.maximum(res.P_models[:, 1, 1, 1], 1e-300))
-        building = norm.cdf(a / sd)
-        mu_herd = res.mu[:, 1]
-        out = pd.DataFrame(
-            {
-                "flow_rate": res.x[:, 0],
-                "intensification": res.x[:, 1],
-                "p_quiet": res.mu[:, 0],
-                "p_herd": mu_herd * building,
-                "p_exhaustion": mu_herd * (1.0 - building),
-            },
-            index=index,
-        )
-        probs = out[["p_quiet", "p_herd", "p_exhaustion"]].to_numpy()
-        out["regime"] = np.asarray(REGIMES, dtype=object)[np.argmax(probs, axis=1)]
+        res = imm.filter(net)
+        rows = self._split(res.x, res.P, res.mu)
+        out = pd.DataFrame(rows, columns=list(COLUMNS), index=index)
+        out["regime"] = np.asarray(REGIMES, dtype=object)[np.argmax(rows[:, 2:], axis=1)]
         return out
 
+    def update(self, z: Any) -> pd.Series:
+        """Advance by one bar's net flow; return that bar's row of :meth:`filter`."""
+        imm = self._fitted_imm()
+        try:
+            value = float(z)
+        except (TypeError, ValueError):
+            raise DataError(f"CapitalFlowModel: net flow must be one number, got {z!r}") from None
+        if not np.isfinite(value):
+            raise DataError(f"CapitalFlowModel: net flow {value!r} must be finite")
+        step = imm.update(value)
+        row = self._split(step.x, step.P, step.mu)[0]
+        out = pd.Series(row, index=list(COLUMNS), dtype=object)
+        out["regime"] = REGIMES[int(np.argmax(row[2:]))]
+        return out
+
+    def reset(self) -> CapitalFlowModel:
+        """Return to the prior (the next ``update`` starts the series again)."""
+        self._validate()
+        if self._imm is not None:
+            self._imm.reset()
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """Return the IMM's live state (``x``, ``P``, ``mu``); ``{}`` before any step."""
+        return {} if self._imm is None else self._imm.state()
+
     def fit_filter(self, flow: Any) -> pd.DataFrame:
-        """Fit and filter in one call."""
+        """Fit and filter in one call (the scale then comes from the same flow)."""
         return self.fit(flow).filter(flow)

@@ -34,6 +34,7 @@ import pandas as pd
 from quantlab.errors import QuantlabError
 from quantlab.models.accuracy import AccuracyTracker
 from quantlab.models.base import BaseModel, Step
+from quantlab.models.capital_flow import CapitalFlowModel
 from quantlab.models.conformal import AdaptiveConformal, QuantileTracker
 from quantlab.models.garch import Garch
 from quantlab.models.hawkes import Hawkes
@@ -206,7 +207,31 @@ def _events(n: int, seed: int = 6) -> tuple[Any, ...]:
     return (times[:n],)
 
 
+def _net_flow(n: int, seed: int = 3) -> tuple[Any, ...]:
+    """Net SOL flow per bar: zero-inflated noise with two herd bumps."""
+    rng = np.random.default_rng(seed)
+    flow = np.where(rng.random(n) < 0.4, rng.normal(0.0, 2.0, n), 0.0)
+    t = np.arange(n)
+    for start in (n // 4, 2 * n // 3):
+        age = np.clip(t - start, 0, None)
+        flow += np.where(t >= start, 3.0 * (age / 12.0) * np.exp(1.0 - age / 12.0), 0.0)
+    return (flow,)
+
+
+_FLOW_COLUMNS = ["flow_rate", "intensification", "p_quiet", "p_herd", "p_exhaustion"]
+
+
 CASES: dict[str, ModelCase] = {
+    "CapitalFlowModel": ModelCase(
+        "CapitalFlowModel",
+        make=lambda: CapitalFlowModel(),
+        data=_net_flow,
+        rows=lambda out: out[_FLOW_COLUMNS].to_numpy(dtype=np.float64),
+        step=lambda out: out[_FLOW_COLUMNS].to_numpy(dtype=np.float64),
+        fit_first=True,
+        bad_data=((np.ones((10, 3)),), (np.array([0.0, np.inf]),), ("flow",)),
+        bad_steps=((np.array([1.0, 2.0]),), (np.inf,), ("x",)),
+    ),
     "KalmanFilter": ModelCase(
         "KalmanFilter",
         make=lambda: KalmanFilter.constant_velocity(q=0.05, r=0.5),
