@@ -197,6 +197,11 @@ class SimExchange:
         with self.lock:
             self._partial.extend([fraction] * count)
 
+    def disarm_partial(self) -> None:
+        """Drop partial-fill faults the last action did not use."""
+        with self.lock:
+            self._partial.clear()
+
     def place(self, user: str, wire: dict[str, Any], grouping: str = "na",
               parent: SimOrder | None = None) -> dict[str, Any]:  # fmt: skip
         """Place one order from its wire form; return its status entry."""

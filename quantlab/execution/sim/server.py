@@ -316,7 +316,7 @@ class SimServer(ThreadingHTTPServer):
                 if grouping == "normalTpsl" and k == 0 and isinstance(status, dict):
                     info = status.get("resting") or status.get("filled")
                     parent = eng.orders.get(info["oid"]) if info else None
-            eng._partial.clear()
+            eng.disarm_partial()
             return _ok("order", statuses)
         if kind in ("cancel", "cancelByCloid"):
             statuses = []
