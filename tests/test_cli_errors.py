@@ -175,3 +175,13 @@ def test_data_check_takes_source_options(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["data", "check", "store", "-o", "origin"])
     assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_sweep_reads_a_files_own_interval(tmp_path, capsys):
+    csv = _bars_csv(tmp_path / "d1.csv", interval="1d", n=120, drop=(50,))
+    grid = ["--grid", "fast=5,10", "slow=20,40"]
+    argv = ["sweep", "--strategy", "ma_cross", *grid, "--source", csv, "--quiet"]
+    assert main([*argv, "--gaps", "allow"]) == 0
+    assert "4 trials" in capsys.readouterr().out
+    assert main([*argv, "--gaps", "allow", "--interval", "1h"]) == 1  # daily bars are not 1h
+    assert "interval='1d'" in _one_error_line(capsys)

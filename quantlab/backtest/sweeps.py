@@ -484,7 +484,7 @@ def run_sweep_cli(
     *,
     source: str = "synthetic",
     symbol: str | None = "BTC",
-    interval: str = "1h",
+    interval: str | None = None,
     start: Any = None,
     end: Any = None,
     seed: int | None = None,

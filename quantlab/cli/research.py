@@ -84,7 +84,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     sweep.add_argument("--source", default="synthetic", help="data source (default: synthetic)")
     sweep.add_argument("--symbol", default="BTC")
-    sweep.add_argument("--interval", default="1h")
+    sweep.add_argument(
+        "--interval",
+        default=None,
+        help="bar interval (default: the source's own: 1h for synthetic/hyperliquid, the "
+        "stored one, or a file's inferred spacing)",
+    )
     sweep.add_argument("--start", default=None)
     sweep.add_argument("--end", default=None)
     sweep.add_argument("--seed", type=int, default=None, help="seed (synthetic source only)")
