@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import panel as pn
@@ -82,6 +83,9 @@ class LivePage:
         self.fills = pn.pane.DataFrame(pd.DataFrame(), **frame)
         self.alerts = pn.pane.DataFrame(pd.DataFrame(), **frame)
         self.message = pn.Column(sizing_mode="stretch_width")
+        self.judge = pn.widgets.Button(label="Gates of the next promotion", width=240)
+        self.judge.on_click(lambda _e: self.show_gates())
+        self.gates = pn.Column(sizing_mode="stretch_width")
         self.kill_buttons = [
             pn.widgets.Button(label=f"Kill: {m}", button_type="danger", width=170)
             for m in KILL_MODES
@@ -147,7 +151,8 @@ class LivePage:
             f"lifecycle **{s.get('lifecycle')}** (size {s.get('size_fraction')}) · mode "
             f"**{s.get('mode')}** · {s.get('phase')} · alive {s.get('alive')} · heartbeat "
             f"{s.get('heartbeat_age_s')} s ago · bars {s.get('bars')} (last {s.get('last_bar')})"
-            f" · equity {s.get('equity')} · position {pos} · kill switch "
+            f" · equity {s.get('equity')} · position {pos} · breaker {d.get('breaker')}"
+            " · kill switch "
             f"**{kill['mode'] if kill else 'clear'}**"
             + (f" ({kill.get('reason')})" if kill else "")
         )
@@ -172,6 +177,40 @@ class LivePage:
             if p.name == self.select.value:
                 return p
         return self.root / str(self.select.value)
+
+    # ----------------------------------------------------------------- gates
+    def show_gates(self) -> None:
+        """Judge the selected runner's journal for the next promotion (records nothing)."""
+        from quantlab.lifecycle import evaluate, open_registry
+        from quantlab.lifecycle.monitor import next_state
+
+        try:
+            shash = self._status().get("strategy_hash")
+            reg = open_registry(self.registry)
+            target = next_state(reg, shash)
+            if target is None:
+                state = reg.state(shash).value if shash else "unknown"
+                self.gates.objects = [note(f"{state}: no promotion to judge on a journal")]
+                return
+            journal = self.run_dir / "journal.sqlite"
+            d = evaluate(shash, to=target, evidence=journal, registry=self.registry)
+        except Exception as exc:
+            self.gates.objects = [error_alert(exc, "gates")]
+            return
+        verdict = "would be allowed" if d.allowed else "refused"
+        why = "".join(f"\n- {r}" for r in d.reasons)
+        self.gates.objects = [
+            pn.pane.Markdown(
+                f"**{d.from_state.value} -> {d.to_state.value}: {verdict}** on this journal "
+                f"(judged only; promotions go through `quantlab promote`){why}"
+            ),
+            pn.pane.DataFrame(d.table(), index=False, sizing_mode="stretch_width"),
+        ]
+
+    def _status(self) -> dict[str, Any]:
+        from quantlab.live.handle import read_status
+
+        return read_status(self.run_dir)
 
     # ------------------------------------------------------------------ kill
     def ask(self, mode: str | None) -> None:
@@ -230,6 +269,8 @@ class LivePage:
             self.status,
             pn.Row(pn.pane.Markdown(kill_help), *self.kill_buttons),
             self.confirm_row,
+            pn.Row(self.judge),
+            self.gates,
             self.equity,
             self.drawdown,
             pn.Row(

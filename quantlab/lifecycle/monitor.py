@@ -21,7 +21,15 @@ from quantlab.lifecycle.registry import PromotionRegistry, open_registry
 from quantlab.live.handle import read_status, run_paths
 from quantlab.live.journal import Journal
 
-__all__ = ["OVERVIEW_COLUMNS", "breaker_state", "detail", "is_loopback", "overview", "run_dirs"]
+__all__ = [
+    "OVERVIEW_COLUMNS",
+    "breaker_state",
+    "detail",
+    "is_loopback",
+    "next_state",
+    "overview",
+    "run_dirs",
+]
 
 OVERVIEW_COLUMNS = (
     "run",
@@ -127,6 +135,21 @@ def overview(
     return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
 
 
+def next_state(registry: PromotionRegistry, strategy_hash: str | None) -> str | None:
+    """Return the state a strategy's next promotion on a journal would reach, or None."""
+    if not strategy_hash:
+        return None
+    rec = registry.current(strategy_hash)
+    state = rec.to_state if rec is not None else "candidate"
+    if state == "paper":
+        return "live_small"
+    if state == "live_small" or (
+        state == "live_full" and rec is not None and rec.size_fraction < 1
+    ):
+        return "live_full"
+    return None
+
+
 def detail(
     run_dir: str | Path,
     *,
@@ -153,7 +176,8 @@ def detail(
     if not journal.is_file():
         empty = pd.DataFrame()
         out.update(equity=pd.Series(dtype=float), drawdown=pd.Series(dtype=float),
-                   positions=empty, open_orders=empty, fills=empty, alerts=empty)  # fmt: skip
+                   breaker="unknown", positions=empty, open_orders=empty, fills=empty,
+                   alerts=empty)  # fmt: skip
         return out
     with Journal(journal, readonly=True) as j:
         eq = j.frame("equity")
@@ -165,6 +189,11 @@ def detail(
     equity = pd.Series(eq["equity"].to_numpy(dtype=np.float64), index=index, name="equity")
     out["equity"] = equity
     out["drawdown"] = -(1.0 - equity / equity.cummax()).rename("drawdown")
+    with Journal(journal, readonly=True) as j:
+        last = j.last_decision(status.get("symbol") or "")
+    out["breaker"] = breaker_state(
+        last["state"] if last else None, last["bar_index"] if last else None
+    )
     out["positions"] = positions
     out["open_orders"] = orders
     if len(fill_rows):

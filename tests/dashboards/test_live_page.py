@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import panel as pn
 import pytest
 from journal_builder import write_journal
 
@@ -54,7 +55,8 @@ def test_the_page_shows_every_runner(live_root):
     assert page.drawdown.object.name == "live_drawdown"
     names = [b.label for b in page.kill_buttons]
     assert names == ["Kill: close_only", "Kill: halt_all"]
-    assert not any("romot" in str(getattr(o, "name", "")) for o in page.view().select())
+    buttons = [b.label for b in page.view().select(pn.widgets.Button)]
+    assert buttons and not any(label.lower().startswith("promote") for label in buttons)
 
 
 def test_kill_needs_a_confirmation(live_root):
@@ -87,3 +89,15 @@ def test_kill_only_from_loopback(live_root):
 def test_an_empty_folder_says_how_to_start(tmp_path):
     page = LivePage(tmp_path / "none", registry=tmp_path / "r.jsonl", refresh_ms=0)
     assert "0 runner(s)" in page.header.object and "ql.live.launch" in page.header.object
+
+
+def test_the_next_promotion_is_judged_not_made(live_root):
+    root, registry = live_root
+    page = LivePage(root, registry=registry, refresh_ms=0)
+    assert "breaker clear" in page.status.object
+    page.judge.clicks += 1
+    head, table = page.gates.objects
+    assert "paper -> live_small" in head.object and "judged only" in head.object
+    assert table.object["name"].iloc[0] == "track_record_length"
+    reg = ql.lifecycle.PromotionRegistry(registry)
+    assert [r.to_state for r in reg.records()] == ["validated", "paper"]  # nothing recorded
