@@ -19,6 +19,7 @@ from quantlab.execution.model import Bar, OrderIntent, make_client_order_id
 from quantlab.execution.paper import PaperBackend
 from quantlab.execution.slippage import slippage_params
 from quantlab.kernels import backtest as bt
+from quantlab.kernels import risk as rk
 
 INTRABAR = {bt.EXIT_STOP, bt.EXIT_TAKE_PROFIT, bt.EXIT_TRAILING, bt.EXIT_LIQUIDATION}
 
@@ -39,7 +40,8 @@ def _drive(df, strategy, costs, fill):
     )
     sym = "BTC"
     eq_engine, eq_paper = [], []
-    protective: list[str] = []
+    protective: dict[str, str] = {}
+    stop_level: dict[str, float] = {}
     n_rec = 0
     fr = inp["funding_rate"]
     for i, t in enumerate(df.index):
@@ -73,28 +75,40 @@ def _drive(df, strategy, costs, fill):
                 )  # fmt: skip
         eq_engine.append(equity)
         eq_paper.append(paper.account().equity)
-        # protective orders follow the engine's levels while a position is open
+        # protective orders follow the engine's levels while a position is open: the target
+        # once, the stop whenever its level moves (a trailing stop tightens after a bar)
         pos = paper.position(sym)
-        if fill == "close" and pos != 0.0 and not protective:
+        if pos == 0.0 and protective:
+            for cloid in protective.values():
+                paper.cancel(sym, cloid)
+            protective = {}
+        if fill == "close" and pos != 0.0:
             side = "sell" if pos > 0 else "buy"
-            if not np.isnan(state[bt.S_STOP]):
+            d = 1.0 if pos > 0 else -1.0
+            trail = rk.trailing_stop_price_nb(
+                state[bt.S_ENTRY_PRICE], d, state[bt.S_EXTREME], params[bt.P_TRAIL_ACT],
+                params[bt.P_TRAIL_DIST],
+            )  # fmt: skip
+            level = rk.tighter_stop_nb(state[bt.S_STOP], trail, d)
+            if not np.isnan(level) and level != stop_level.get("px"):
+                if "stop" in protective:
+                    paper.cancel(sym, protective["stop"])
                 o = paper.submit(
                     OrderIntent("eq", sym, side, abs(pos), order_type="trigger",
-                                trigger_px=state[bt.S_STOP], trigger_kind="sl", reduce_only=True,
-                                decision_bar=t, reason="stop")
+                                trigger_px=level, trigger_kind="sl", reduce_only=True,
+                                decision_bar=t, reason=f"stop{i}")
                 )  # fmt: skip
-                protective.append(o.client_order_id)
-            if not np.isnan(state[bt.S_TP]):
+                protective["stop"] = o.client_order_id
+                stop_level["px"] = level
+            if not np.isnan(state[bt.S_TP]) and "tp" not in protective:
                 o = paper.submit(
                     OrderIntent("eq", sym, side, abs(pos), order_type="limit",
                                 limit_px=state[bt.S_TP], reduce_only=True, decision_bar=t,
                                 reason="tp")
                 )  # fmt: skip
-                protective.append(o.client_order_id)
-        if pos == 0.0 and protective:
-            for cloid in protective:
-                paper.cancel(sym, cloid)
-            protective = []
+                protective["tp"] = o.client_order_id
+        if pos == 0.0:
+            stop_level = {}
     return paper, trades[:n_rec], np.array(eq_engine), np.array(eq_paper)
 
 
@@ -184,6 +198,16 @@ def test_paper_equals_backtest_with_stops_and_targets(bars):
     # and the engine run by the public API agrees with the step-by-step drive
     result = run(bars, strategy, costs=COSTS, fill="close")
     np.testing.assert_allclose(result.equity.to_numpy(), eq_engine, rtol=1e-12)
+
+
+def test_paper_equals_backtest_with_a_trailing_stop(bars):
+    strategy = ma_cross(fast=5, slow=20, stop_loss=0.02, trail_activation=0.003,
+                        trail_distance=0.006)  # fmt: skip
+    paper, records, eq_engine, eq_paper = _drive(bars, strategy, COSTS, "close")
+    reasons = {int(r) for r in records[:, bt.T_REASON]}
+    assert {bt.EXIT_SIGNAL, bt.EXIT_TRAILING} <= reasons
+    _check_fills_match(paper, records[records[:, bt.T_EXIT_IDX] < len(bars) - 1])
+    np.testing.assert_allclose(eq_paper, eq_engine, rtol=1e-9, atol=0)
 
 
 def test_paper_equals_backtest_next_open(bars):
