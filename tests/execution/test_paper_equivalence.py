@@ -4,8 +4,8 @@ The backtest engine's own step (:func:`quantlab.kernels.backtest.backtest_step_n
 bar by bar; its decisions become orders on the paper backend exactly as a runner sends them:
 market orders for entries and signal exits, a reduce-only stop trigger at the engine's stop
 level (moved when a trailing stop tightens) and a reduce-only limit at its take-profit. The
-paper backend fills them on its own
-(the engine is not consulted for fills), and its fills and equity must equal the engine's.
+paper backend fills them on its own (the engine is not consulted for fills), and its fills
+and equity must equal the engine's.
 """
 
 from __future__ import annotations
