@@ -409,6 +409,7 @@ class Runner:
         self._alert("kill", f"kill switch {mode} ({reason})")
         self._cancel_ours(protective=False)
         if mode == "close_only" and close_now:
+            self._ingest_fills()
             self._close_out("kill_close", reason)
 
     def clear_kill(self) -> None:
@@ -571,12 +572,12 @@ class Runner:
     def _limits(self, result: StepResult) -> None:
         until = self.journal.get_meta("kill_until_ms")
         kill = self.kill
-        if until and kill is not None and kill["reason"] == "daily_loss":
-            if int(result.time.value // 1_000_000) >= int(until):
-                self.journal.clear_kill()
-                self.journal.set_meta("kill_until_ms", None)
-                self._log("kill", "daily-loss trip expired at the new UTC day")
-                kill = None
+        expired = until and int(result.time.value // 1_000_000) >= int(until)
+        if expired and kill is not None and kill["reason"] == "daily_loss":
+            self.journal.clear_kill()
+            self.journal.set_meta("kill_until_ms", None)
+            self._log("kill", "daily-loss trip expired at the new UTC day")
+            kill = None
         if result.killed and (kill is None or kill["reason"] != "drawdown"):
             self.trip_kill("close_only", "drawdown", close_now=False)
             self.journal.set_kill("close_only", "drawdown")
@@ -609,19 +610,30 @@ class Runner:
                       tid=str(f["tid"]), client_order_id=f["client_order_id"])  # fmt: skip
 
     def _refresh_orders(self) -> None:
-        for row in self.journal.orders(status=OPEN_STATUSES):
-            if row["client_order_id"].startswith("oid:"):
-                continue
-            try:
-                order = self.backend.order_status(row["client_order_id"])
-            except ExecutionError:
-                continue
+        """Bring the journal's open orders up to date: one open-orders read, and a look-up
+        only for those no longer open (filled, canceled, triggered)."""
+        rows = [r for r in self.journal.orders(status=OPEN_STATUSES)
+                if not r["client_order_id"].startswith("oid:")]  # fmt: skip
+        if not rows:
+            return
+        try:
+            live = {o.client_order_id: o for o in self.backend.open_orders(self.symbol)}
+        except ExecutionError:
+            return
+        for row in rows:
+            cloid = row["client_order_id"]
+            order = live.get(cloid)
+            if order is None:
+                try:
+                    order = self.backend.order_status(cloid)
+                except ExecutionError:
+                    continue
             if order is not None and order.status.value != row["status"]:
                 self.journal.upsert_order(order_row(order), source=row["source"])
                 if order.status is OrderStatus.FILLED:
-                    self.journal.set_intent_status(row["client_order_id"], "filled")
+                    self.journal.set_intent_status(cloid, "filled")
                 elif order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
-                    self.journal.set_intent_status(row["client_order_id"], order.status.value)
+                    self.journal.set_intent_status(cloid, order.status.value)
 
     # -------------------------------------------------------------------- act
     def act(self, bar: Bar) -> None:
@@ -634,11 +646,16 @@ class Runner:
             if self.engine.state[_bt.S_PEND_EXIT] or self.engine.state[_bt.S_PEND_ENTRY]:
                 self._log("skip", f"bar {bar.time}: halt_all, decision not sent", level="warning")
             return
+        bar_ms = bar.time_ms
+        if kill is not None and kill["reason"] not in ("drawdown", "daily_loss"):
+            # an operator's close_only: whatever position there is goes, every bar
+            self._cancel_ours(protective=True)
+            self._close_out("kill_close", kill["reason"], bar_ms=bar_ms)
+            return
         price = self.feed.price()
         if price is None:
             price = bar.close
         plan = self.engine.preview_open(price)
-        bar_ms = bar.time_ms
         sent_exit = False
         if plan.exit_size != 0.0:
             side = "buy" if plan.exit_size > 0 else "sell"
@@ -752,13 +769,14 @@ class Runner:
         if self.journal.intent(cloid) is not None and ok:
             self.journal.set_intent_status(cloid, "canceled")
 
-    def _close_out(self, action: str, reason: str) -> None:
+    def _close_out(self, action: str, reason: str, *, bar_ms: int | None = None) -> None:
         qty = journal_position(self.journal, self.symbol)
         if qty == 0.0:
             return
-        last = self.engine.last_time
-        bar = int(last.value // 1_000_000) if last is not None else now_ms()
-        self._order(action, bar, "sell" if qty > 0 else "buy", abs(qty), "market",
+        if bar_ms is None:
+            last = self.engine.last_time
+            bar_ms = int(last.value // 1_000_000) if last is not None else now_ms()
+        self._order(action, bar_ms, "sell" if qty > 0 else "buy", abs(qty), "market",
                     reduce_only=True, reason=reason)  # fmt: skip
 
     # ----------------------------------------------------------------- orders
