@@ -99,6 +99,17 @@ class ExecutionBackend(ABC):
 
     # ------------------------------------------------------------- provided helpers
 
+    def submit_bracket(self, entry: OrderIntent, *protective: OrderIntent) -> list[Order]:
+        """Send an entry with reduce-only triggers that arm at its first fill (optional).
+
+        Hyperliquid's ``normalTpsl`` grouping: the exchange-side stop and target exist from
+        the moment the entry fills, whatever happens to the runner. Both built-in adapters
+        implement it; the default refuses.
+        """
+        from quantlab.errors import ConfigError
+
+        raise ConfigError(f"backend {self.name!r} does not support grouped (bracket) orders")
+
     def now_ms(self) -> int:
         """Return the backend's clock in UTC epoch ms (base deadlines such as
         :meth:`schedule_cancel` on it; the default is the wall clock)."""

@@ -420,7 +420,65 @@ class HyperliquidBackend(ExecutionBackend):
             if found is not None:
                 return self._remember(found)
         wire = order_request_to_order_wire(request, self._asset[request["coin"]])
-        action = order_wires_to_order_action([wire])
+        outcome = self._send_orders(order_wires_to_order_action([wire]), cloid)
+        if isinstance(outcome, Order):
+            return self._remember(outcome)
+        return self._remember(self._read_order_answer(intent, outcome, size))
+
+    def submit_bracket(self, entry: OrderIntent, *protective: OrderIntent) -> list[Order]:
+        """Send an entry and its reduce-only triggers in one action (``normalTpsl``).
+
+        The triggers (stop-loss and/or take-profit of the opposite side) rest on the venue
+        from the moment the entry fills, even if this process is gone: the exchange-side
+        backstop, placed atomically with the entry. Returns the orders in the same order;
+        a trigger waiting for its entry comes back ``open`` without an exchange id yet.
+        """
+        from hyperliquid.utils.signing import (
+            order_request_to_order_wire,
+            order_wires_to_order_action,
+        )
+
+        for child in protective:
+            ok = (
+                child.order_type is OrderType.TRIGGER
+                and child.reduce_only
+                and child.symbol == entry.symbol
+                and child.side is not entry.side
+            )
+            if not ok:
+                raise ConfigError(
+                    f"submit_bracket: {child.client_order_id} must be a reduce-only trigger "
+                    f"order of {entry.symbol} on the side opposite the entry"
+                )
+        intents = [entry, *protective]
+        wired = [self._wire(i) for i in intents]
+        if self.lookup_before_send or entry.client_order_id in self._known:
+            found = self._lookup(entry.client_order_id)
+            if found is not None:
+                return [self._remember(found)] + [
+                    self.order_status(c.client_order_id) or found for c in protective
+                ]
+        wires = [order_request_to_order_wire(r, self._asset[r["coin"]]) for r, _, _ in wired]
+        action = order_wires_to_order_action(wires, None, "normalTpsl")
+        outcome = self._send_orders(action, entry.client_order_id)
+        if isinstance(outcome, Order):
+            rest = [self.order_status(c.client_order_id) for c in protective]
+            return [self._remember(outcome)] + [o for o in rest if o is not None]
+        statuses = (outcome.get("response") or {}).get("data", {}).get("statuses", [])
+        out = []
+        for k, (intent, (_, size, _)) in enumerate(zip(intents, wired, strict=True)):
+            one = dict(outcome)
+            if outcome.get("status") == "ok":
+                one = {"status": "ok", "response": {"data": {"statuses": statuses[k : k + 1]}}}
+            out.append(self._remember(self._read_order_answer(intent, one, size)))
+        return out
+
+    def _send_orders(self, action: dict[str, Any], cloid: str) -> dict[str, Any] | Order:
+        """Send an order action until it is answered; return the answer or the found order.
+
+        After an unknown outcome the client order id is looked up (``_resolve``); only an
+        order confirmed absent (and expired) is sent again.
+        """
         reasons = []
         for attempt in range(self.max_attempts):
             try:
@@ -433,7 +491,7 @@ class HyperliquidBackend(ExecutionBackend):
                 log.warning("hyperliquid: order %s outcome unknown (%s); looking it up", cloid, exc)
                 found = self._resolve(cloid, getattr(exc, "expires_after", None))
                 if found is not None:
-                    return self._remember(found)
+                    return found
                 reasons.append(f"{exc}, then confirmed absent")
                 continue  # confirmed never placed (and expired): send again, same client id
             if not isinstance(answer, dict) or "status" not in answer:
@@ -441,15 +499,14 @@ class HyperliquidBackend(ExecutionBackend):
                 log.warning("hyperliquid: order %s answer unreadable; looking it up", cloid)
                 found = self._resolve(cloid, int(time.time() * 1000) + self.expires_after_ms)
                 if found is not None:
-                    return self._remember(found)
+                    return found
                 reasons.append("unreadable answer, then confirmed absent")
                 continue
             if answer.get("status") == "err" and "nonce" in str(answer.get("response", "")):
                 # refused for its nonce (another client signs with this key): not applied
                 reasons.append(str(answer.get("response")))
                 continue
-            order = self._read_order_answer(intent, answer, size)
-            return self._remember(order)
+            return answer
         # every attempt either never reached the venue or expired unplaced: nothing is there
         raise VenueUnavailable(
             f"hyperliquid: order {cloid} not placed after {self.max_attempts} attempts "

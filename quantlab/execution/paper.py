@@ -93,6 +93,7 @@ class _Book:
     order: Order
     seq: int
     triggered: bool = False
+    parent: str | None = None  # a grouped trigger waits for this entry's first fill
 
 
 class PaperBackend(ExecutionBackend):
@@ -296,6 +297,54 @@ class PaperBackend(ExecutionBackend):
                     reason="insufficient margin",
                 )
 
+    def submit_bracket(self, entry: OrderIntent, *protective: OrderIntent) -> list[Order]:
+        """Submit an entry and reduce-only triggers that wake up at its first fill.
+
+        The paper twin of Hyperliquid's ``normalTpsl`` grouping: the triggers are not live
+        (nor listed as open) until the entry has filled, and are cancelled with an entry
+        that is cancelled unfilled. With ``fill="next_open"`` an entry filling at the open
+        arms its triggers for the rest of that bar.
+        """
+        for child in protective:
+            ok = (
+                child.order_type is OrderType.TRIGGER
+                and child.reduce_only
+                and child.symbol == entry.symbol
+                and child.side is not entry.side
+            )
+            if not ok:
+                raise ConfigError(
+                    f"submit_bracket: {child.client_order_id} must be a reduce-only trigger "
+                    f"order of {entry.symbol} on the side opposite the entry"
+                )
+        with self._lock:
+            if entry.client_order_id in self._books:
+                return [self._books[entry.client_order_id].order] + [
+                    self._books[c.client_order_id].order
+                    for c in protective
+                    if c.client_order_id in self._books
+                ]
+            first = self.submit(entry)
+            out = [first]
+            for child in protective:
+                out.append(self.submit(child))
+                self._books[child.client_order_id].parent = entry.client_order_id
+            return out
+
+    def _waiting(self, book: _Book) -> bool:
+        """Tell whether a grouped trigger still waits for its entry (cancel it if orphaned)."""
+        if book.parent is None:
+            return False
+        parent = self._books[book.parent].order
+        if parent.filled_size > 0:
+            return False
+        if parent.status.is_final or (
+            parent.order_type is OrderType.MARKET
+            and parent.client_order_id not in self._pending_market
+        ):
+            self._set_status(book, OrderStatus.CANCELED, "entry canceled unfilled")
+        return True
+
     def cancel(self, symbol: str, client_order_id: str) -> bool:
         with self._lock:
             book = self._books.get(client_order_id)
@@ -304,6 +353,9 @@ class PaperBackend(ExecutionBackend):
             if client_order_id in self._pending_market:
                 self._pending_market.remove(client_order_id)
             self._set_status(book, OrderStatus.CANCELED, "canceled")
+            for child in self._live_books():
+                if child.parent == client_order_id:
+                    self._waiting(child)  # cancelled with an entry that never filled
             return True
 
     def order_status(self, client_order_id: str) -> Order | None:
@@ -318,6 +370,7 @@ class PaperBackend(ExecutionBackend):
                 for b in self._live_books()
                 if (symbol is None or b.order.symbol == symbol)
                 and b.order.client_order_id not in self._pending_market
+                and not self._waiting(b)
             ]
 
     def fills(self, since_ms: int | None = None) -> list[Fill]:
@@ -438,6 +491,8 @@ class PaperBackend(ExecutionBackend):
             for book in self._live_books():
                 o = book.order
                 if o.symbol != sym or o.client_order_id in self._pending_market:
+                    continue
+                if self._waiting(book):
                     continue
                 if o.order_type is OrderType.TRIGGER and not book.triggered:
                     # a stop for a long sells below: direction of the position it protects

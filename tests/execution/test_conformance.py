@@ -261,3 +261,33 @@ def test_account_identity(venue):
     assert acct.withdrawable == pytest.approx(acct.equity - acct.margin_used, rel=1e-6)
     assert pos.unrealized_pnl == pytest.approx(pos.size * (b.mid(SYMBOL) - pos.entry_px),
                                                rel=1e-3, abs=1e-3)  # fmt: skip
+
+
+def test_bracket_triggers_wake_up_with_their_entry(venue):
+    b = venue.backend
+    size = _size(b)
+    mid = b.mid(SYMBOL)
+    # an entry resting far away: its triggers wait, and go with it when it is cancelled
+    entry = _intent("buy", size, order_type="limit", limit_px=round(mid * 0.7), reason="e1")
+    sl = stop_market("conf", SYMBOL, size, round(mid * 0.5), reason="sl1")
+    tp = _intent("sell", size, order_type="trigger", trigger_px=round(mid * 1.5),
+                 trigger_kind="tp", reduce_only=True, reason="tp1")  # fmt: skip
+    orders = b.submit_bracket(entry, sl, tp)
+    assert [o.status for o in orders] == [OrderStatus.OPEN] * 3
+    assert [o.client_order_id for o in b.open_orders(SYMBOL)] == [entry.client_order_id]
+    assert b.cancel(SYMBOL, entry.client_order_id)
+    assert b.open_orders() == []
+    assert b.order_status(sl.client_order_id).status is OrderStatus.CANCELED
+    # a market entry: once filled, both triggers rest on the venue
+    entry = _intent("buy", size, reason="e2")
+    sl = stop_market("conf", SYMBOL, size, round(mid * 0.5), reason="sl2")
+    tp = _intent("sell", size, order_type="trigger", trigger_px=round(mid * 1.5),
+                 trigger_kind="tp", reduce_only=True, reason="tp2")  # fmt: skip
+    b.submit_bracket(entry, sl, tp)
+    venue.settle()
+    assert b.position(SYMBOL) == pytest.approx(size)
+    live = {o.client_order_id: o for o in b.open_orders(SYMBOL)}
+    assert set(live) == {sl.client_order_id, tp.client_order_id}
+    assert all(o.order_type is OrderType.TRIGGER and o.reduce_only for o in live.values())
+    with pytest.raises(ConfigError, match="reduce-only trigger"):
+        b.submit_bracket(_intent("buy", size, reason="e3"), _intent("sell", size, reason="x"))

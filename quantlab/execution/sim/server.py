@@ -308,8 +308,11 @@ class SimServer(ThreadingHTTPServer):
             statuses = []
             parent = None
             for k, wire in enumerate(orders):
-                if grouping == "normalTpsl" and k > 0 and parent is not None:
-                    statuses.append(eng.place(user, wire, grouping, parent=parent))
+                if grouping == "normalTpsl" and k > 0:
+                    if parent is None:
+                        statuses.append({"error": "Grouped order's parent was not placed."})
+                    else:
+                        statuses.append(eng.place(user, wire, grouping, parent=parent))
                     continue
                 status = eng.place(user, wire, grouping)
                 statuses.append(status)
