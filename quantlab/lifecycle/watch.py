@@ -15,7 +15,8 @@ where the two meet:
   watch trips the runner's kill switch in ``close_only`` through the journal's control
   table (the same request the handle sends) with the reason, so the position is closed
   and nothing new is opened. Only a new promotion, then clearing the kill switch, lets it
-  trade again.
+  trade again. A ramp step (a new size fraction) is noted in the journal: sizes are set
+  when the runner starts, so it applies at the next start.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class LifecycleWatch:
         self.every_s = float(every_s)
         self.on_revoke = on_revoke or self._kill
         self.revoked: str | None = None
+        self._fraction: float | None = None
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lifecycle-watch", daemon=True)
@@ -110,6 +112,12 @@ class LifecycleWatch:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _note(self, message: str) -> None:
+        from quantlab.live.journal import Journal
+
+        with Journal(self.journal) as j:
+            j.event("lifecycle", message, level="warning")
+
     def _kill(self, reason: str) -> None:
         from quantlab.live.journal import Journal
 
@@ -125,8 +133,18 @@ class LifecycleWatch:
             check_auto_pause(self.journal, registry=self.registry, config=self.config)
         except QuantlabError as exc:  # a journal still without bars, say: try again later
             self.errors.append(str(exc))
-        allowed, _, reason = permission(self.strategy_hash, self.mode, registry=self.registry)
+        allowed, fraction, reason = permission(
+            self.strategy_hash, self.mode, registry=self.registry
+        )
         if allowed:
+            if self._fraction is None:
+                self._fraction = fraction
+            elif fraction != self._fraction:  # a ramp step: sizes are set at start
+                self._fraction = fraction
+                self._note(
+                    f"lifecycle: size fraction is now {fraction:.0%} ({reason}); restart the "
+                    "runner to trade at it"
+                )
             return None
         self.revoked = f"lifecycle: permission withdrawn: {reason}"
         self.on_revoke(self.revoked)

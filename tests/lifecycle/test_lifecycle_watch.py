@@ -109,3 +109,30 @@ def test_mainnet_trades_the_ramp_fraction_of_its_capital(
     assert "ramp step 25%" in capsys.readouterr().err
     assert main(args) == 1  # without the capital there is nothing to take 25 % of
     assert "pass --init-cash" in capsys.readouterr().err
+
+
+def test_the_watch_notes_a_ramp_step(registry, validation, strategy, costs, tmp_path):
+    import datetime as dt
+
+    from journal_builder import wave_bars as waves
+
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ql.lifecycle.promote(validation, to="validated", registry=registry, now=t0)
+    ql.lifecycle.promote(validation, to="paper", registry=registry, now=t0)
+    paper = tmp_path / "paper.sqlite"
+    write_journal(paper, waves(), strategy, costs, mode="paper",
+                  created_ms=int(t0.timestamp() * 1000) + 1)  # fmt: skip
+    ql.lifecycle.promote(strategy, to="live_small", evidence=paper, registry=registry,
+                         now=t0 + dt.timedelta(hours=1))  # fmt: skip
+    main_j = tmp_path / "main.sqlite"
+    write_journal(main_j, waves(), strategy, costs, mode="mainnet",
+                  created_ms=int(t0.timestamp() * 1000) + 2 * 3_600_000)  # fmt: skip
+    watch = LifecycleWatch(main_j, strategy_hash(strategy), "mainnet", registry=registry)
+    assert watch.check() is None
+    ql.lifecycle.promote(strategy, to="live_full", evidence=main_j, registry=registry,
+                         now=t0 + dt.timedelta(days=4))  # fmt: skip
+    assert watch.check() is None  # still allowed: noted, not killed
+    with Journal(main_j, readonly=True) as j:
+        message = j.events("lifecycle")[-1]["message"]
+        assert j.pending_requests() == []
+    assert "size fraction is now 50%" in message and "restart" in message
