@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import write_section  # noqa: E402
+from _results import write_section
 
-from quantlab.live.crashtest import DEFAULT_FAULTS, crash_test  # noqa: E402
+from quantlab.live.crashtest import DEFAULT_FAULTS, crash_test
 
 
 def main() -> int:
@@ -37,18 +37,28 @@ def main() -> int:
                    progress=True)  # fmt: skip
     print(json.dumps(r, indent=2, default=str))
     ok = r["duplicates"] == 0 and r["orphans"] == 0 and r["differences"] == 0
+    fired = ", ".join(f"{k} {v}" for k, v in sorted(r["faults_fired"].items())) or "none"
+    rows = [
+        ("SIGKILLs (restarts)", f"{r['kills']} ({r['killed_while_running']} while running)",
+         "100"),
+        ("duplicate orders (client order ids with > 1 order on the exchange)",
+         f"**{r['duplicates']}**", "0"),
+        ("orphaned positions (exchange position the journal cannot account for)",
+         f"**{r['orphans']}**", "0"),
+        ("journal-versus-exchange differences", f"**{r['differences']}**", "0"),
+        ("orphan alerts raised during the run", r["orphan_events"], "-"),
+        ("bars decided / intents / exchange orders / fills",
+         f"{r['bars']} / {r['intents']} / {r['orders']} / {r['fills']}", "-"),
+        ("engine re-synced to the venue (partial fills, stops the candle missed)",
+         r["engine_resyncs"], "-"),
+        ("faults fired by the exchange", fired, "-"),
+        ("wall time", f"{r['elapsed_s']} s", "-"),
+    ]  # fmt: skip
+    table = "| measure | result | target |\n|---|---|---|\n" + "\n".join(
+        f"| {a} | {b} | {c} |" for a, b, c in rows
+    )
     body = f"""
-| measure | result | target |
-|---|---|---|
-| SIGKILLs (restarts) | {r["kills"]} ({r["killed_while_running"]} while running) | 100 |
-| duplicate orders (client order ids with > 1 order on the exchange) | **{r["duplicates"]}** | 0 |
-| orphaned positions (exchange position the journal cannot account for) | **{r["orphans"]}** | 0 |
-| journal-versus-exchange differences | **{r["differences"]}** | 0 |
-| orphan alerts raised during the run | {r["orphan_events"]} | - |
-| bars decided / intents / exchange orders / fills | {r["bars"]} / {r["intents"]} / {r["orders"]} / {r["fills"]} | - |
-| engine re-synced to the venue (partial fills, stops the candle missed) | {r["engine_resyncs"]} | - |
-| faults fired by the exchange | {", ".join(f"{k} {v}" for k, v in sorted(r["faults_fired"].items())) or "none"} | - |
-| wall time | {r["elapsed_s"]} s | - |
+{table}
 
 Differences in detail: {", ".join(f"{k} {v}" for k, v in r["difference_detail"].items())}.
 Exchange clock at {r["speed"]:g}x real time (an hourly bar every {3600 / r["speed"]:.1f} s),
