@@ -24,6 +24,7 @@ from quantlab.execution.model import (
     TimeInForce,
     TriggerKind,
     make_client_order_id,
+    stop_market,
 )
 from quantlab.execution.paper import PaperBackend, PaperConfig
 from quantlab.execution.pipeline import (
@@ -87,6 +88,7 @@ __all__ = [
     "TriggerKind",
     "make_backend",
     "make_client_order_id",
+    "stop_market",
 ]
 
 
