@@ -334,3 +334,15 @@ def test_rounded_prices_and_sizes_pass_the_venue_checks():
             assert size_ok(to_wire(sz), szd) and abs(sz - size) <= 0.5 * 10.0**-szd + 1e-12
 
     check()
+
+
+def test_a_running_clock_moves_without_requests():
+    import time as _time
+
+    wallet = Account.create()
+    with sim.serve(seed=1, fund={wallet.address: 1_000.0}, speed=3600.0, start=START) as handle:
+        t0 = handle.exchange.now_ms
+        deadline = _time.monotonic() + 5.0
+        while handle.exchange.now_ms < t0 + 3_600_000 and _time.monotonic() < deadline:
+            _time.sleep(0.05)  # nobody calls the server: its own clock advances it
+        assert handle.exchange.now_ms >= t0 + 3_600_000

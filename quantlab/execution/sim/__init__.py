@@ -36,6 +36,18 @@ class SimHandle:
         self._thread = thread
         self.exchange = server.engine
         self.faults = server.faults
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if server.speed > 0:
+            # a running clock: fills, triggers, funding and the dead man's switch happen
+            # as exchange time passes, whether or not anyone asks
+            self._ticker = threading.Thread(target=self._tick, name="quantlab-exchange-clock",
+                                            daemon=True)  # fmt: skip
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.2):
+            self._server.sync_clock()
 
     @property
     def url(self) -> str:
@@ -96,6 +108,9 @@ class SimHandle:
 
     def stop(self) -> None:
         """Shut the server down and free its port."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
