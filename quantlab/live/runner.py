@@ -334,6 +334,14 @@ class Runner:
         except SourceError as exc:  # the feed backs off by itself; a missing bar is no bar
             self._log("feed", f"feed: {exc}", level="warning")
             bars = []
+        if len(bars) > 1 and self.engine.index < 0:
+            # a fresh runner's first batch is history: warm-up for the indicators only (no
+            # virtual trades in the account state); the newest bar is decided on
+            for bar in bars[:-1]:
+                self.journal.add_bar(self.symbol, bar.time_ms, _bar_dict(bar))
+            self.engine.preload(self.journal.bars(self.symbol).iloc[: len(bars) - 1])
+            self._log("warmup", f"{len(bars) - 1} bars of history taken as warm-up")
+            bars = bars[-1:]
         for k, bar in enumerate(bars):
             self.on_bar(bar, act=k == len(bars) - 1)
         if not bars and self.config.poll_s:
