@@ -557,7 +557,13 @@ class Runner:
         self._last_bar = bar
         self._ingest_fills()
         self._refresh_orders()
+        pause0 = float(self.engine.state[_bt.S_PAUSE_UNTIL])
         result = self.engine.step(bar.time, _bar_dict(bar))
+        if self.engine.state[_bt.S_PAUSE_UNTIL] != pause0:
+            bars_left = int(self.engine.state[_bt.S_PAUSE_UNTIL]) - result.index
+            self._log("breaker", f"binomial breaker: no entries for {bars_left} bars",
+                      level="warning")  # fmt: skip
+            self._alert("breaker", f"binomial breaker tripped: no entries for {bars_left} bars")
         self._sync_engine(bar)
         self.n_bars += 1
         self.journal.save_decision(
@@ -569,8 +575,6 @@ class Runner:
                 self.guard.note_stop(self.symbol, 1 if tr["size"] > 0 else -1, bar.time_ms)
                 self._alert("stop", f"{tr['exit_reason']} exit at {tr['exit_price']:.6g}, "
                             f"pnl {tr['pnl']:.2f}")  # fmt: skip
-            if tr["exit_reason"] == "breaker":
-                self._alert("breaker", "binomial breaker tripped")
         self._limits(result)
         if act:
             self.act(bar)

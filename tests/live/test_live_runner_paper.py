@@ -66,7 +66,7 @@ def test_paper_runner_equals_the_backtest(name, tmp_path):
     assert got == want
     # nothing had to be corrected, nothing was refused
     bad = [e["message"] for e in j.events() if e["level"] not in ("info", "debug")
-           and e["kind"] != "kill"]  # fmt: skip
+           and e["kind"] not in ("kill", "breaker")]  # fmt: skip
     assert bad == []
     assert not j.events("engine_sync")
     intents = pd.DataFrame(j.intents())
