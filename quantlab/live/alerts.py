@@ -9,7 +9,8 @@ the bot token), are never logged, and are switched off when unset:
 
 Each alert has a *kind* (``fill``, ``stop``, ``breaker``, ``kill``, ``reconcile``,
 ``error``, ``runner``). A kind sends at most one alert per ``min_interval_s``, and all
-kinds together at most ``burst`` per minute (token bucket); what is held back is counted
+kinds together at most ``burst`` per minute (token bucket; ``kill`` and ``runner`` alerts
+pass even when it is spent); what is held back is counted
 and reported with the next alert that goes out. Sending happens in a daemon thread: a slow
 or dead webhook never delays an order.
 """
@@ -27,9 +28,11 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["ALERT_KINDS", "Alerter", "Destination", "destinations_from_env"]
+__all__ = ["ALERT_KINDS", "URGENT_KINDS", "Alerter", "Destination", "destinations_from_env"]
 
 ALERT_KINDS = ("fill", "stop", "breaker", "kill", "reconcile", "error", "runner")
+#: Kinds that pass even when the per-minute burst is spent (only their own interval holds).
+URGENT_KINDS = ("kill", "runner")
 
 log = logging.getLogger("quantlab.live.alerts")
 
@@ -130,10 +133,13 @@ class Alerter:
             )
             self._refilled = now
             last = self._last.get(kind)
-            if (last is not None and now - last < self.min_interval_s) or self._tokens < 1.0:
+            urgent = kind in URGENT_KINDS
+            if (last is not None and now - last < self.min_interval_s) or (
+                self._tokens < 1.0 and not urgent
+            ):
                 self._suppressed += 1
                 return False
-            self._tokens -= 1.0
+            self._tokens = max(self._tokens - 1.0, 0.0)
             self._last[kind] = now
             return True
 

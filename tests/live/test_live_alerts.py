@@ -112,3 +112,36 @@ def test_no_destination_sends_nothing():
     a = Alerter([])
     assert not a.enabled
     assert not a.alert("fill", "x")
+
+
+def test_a_runner_alerts_fills_and_kills(receiver, tmp_path):
+    from _live_helpers import COSTS, bars_with_funding
+
+    import quantlab as ql
+    from quantlab.execution.paper import PaperBackend
+    from quantlab.live.feed import FrameFeed
+    from quantlab.live.journal import Journal
+    from quantlab.live.logs import get_logger, read_logs
+    from quantlab.live.runner import Runner, RunnerConfig
+
+    url = receiver.url + "/hook-with-secret-token"
+    alerter = Alerter([Destination("discord", url)], prefix="[test]", min_interval_s=0)
+    cfg = RunnerConfig(costs=COSTS, poll_s=0, reconcile_every_s=1e9, dead_man_s=0)
+    runner = Runner(
+        ql.backtest.ema_trend(fast=3, slow=8, gate=10, direction="both"), cfg,
+        PaperBackend(COSTS, init_cash=cfg.init_cash, bar_seconds=3600.0),
+        FrameFeed(bars_with_funding(120), "BTC", "1h"), Journal(tmp_path / "j.sqlite"),
+        alerter=alerter, logger=get_logger(tmp_path / "runner.log"),
+    )  # fmt: skip
+    runner.start()
+    while not runner.feed.exhausted:
+        runner.tick()
+    runner.trip_kill("halt_all", "test")
+    runner.shutdown()  # flushes the alerts
+    texts = [body["content"] for _, body in receiver.got]
+    assert any(t.startswith("[test] fill: BTC paper: buy") for t in texts)
+    assert any("kill switch halt_all (test)" in t for t in texts)
+    assert any("runner: BTC paper: stopped" in t for t in texts)
+    log_text = (tmp_path / "runner.log").read_text()
+    assert "secret-token" not in log_text  # the webhook URL is never logged
+    assert {"fill", "kill", "stop"} <= {r["event"] for r in read_logs(tmp_path / "runner.log")}
