@@ -388,7 +388,9 @@ class Runner:
         if self.config.dead_man_s <= 0:
             return
         now = self._clock()
-        if now - self._last_dead_man < self.config.dead_man_s / 3:
+        # renewed at least every reconcile period (an accelerated venue clock runs ahead)
+        period = min(self.config.dead_man_s / 3, self.config.reconcile_every_s)
+        if now - self._last_dead_man < period:
             return
         try:
             venue_now = getattr(self.backend, "now_ms", None)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from quantlab.errors import ConfigError
+from quantlab.execution.hyperliquid import MAINNET_URL, TESTNET_URL
 
 __all__ = ["MODES", "Secret", "check_mode", "load_key"]
 
@@ -28,10 +29,8 @@ MODES = ("paper", "sim", "testnet", "mainnet")
 KEY_ENV = "QUANTLAB_HL_KEY"
 ENABLE_ENV = "QUANTLAB_LIVE_ENABLE"
 
-HYPERLIQUID_URLS = {
-    "testnet": "https://api.hyperliquid-testnet.xyz",
-    "mainnet": "https://api.hyperliquid.xyz",
-}
+#: The venue of each mode (the execution adapter's own constants).
+HYPERLIQUID_URLS = {"testnet": TESTNET_URL, "mainnet": MAINNET_URL}
 
 
 class Secret:
