@@ -6,7 +6,10 @@ Schema (version 1; stable, read by the handle, the dashboards and replay)
     ``schema_version`` (``"1"``), ``strategy_hash``, ``strategy`` (canonical JSON of the
     configuration), ``symbol``, ``interval``, ``mode``, ``init_cash``, ``created_ms``, the
     kill switch (``kill_mode``, ``kill_reason``, ``kill_ms``; absent or empty when
-    clear), ``heartbeat`` (JSON: time, pid, phase, last bar, reconciled) and ``stopped``.
+    clear; ``kill_until_ms`` when a daily-loss trip expires), ``heartbeat`` (JSON:
+    time_ms, pid, phase, reconciled, bars, last_bar, position, equity), ``stopped`` (JSON:
+    time_ms, reason) and ``adopted:<symbol>`` (position taken over from, or given up to,
+    the venue outside the runner's own fills).
 ``bars(symbol, time_ms, open, high, low, close, volume, funding_rate)``
     Every closed bar the runner decided on, keyed by ``(symbol, time_ms)`` (bar open time,
     epoch ms). ``ql.live.replay`` backtests these.
