@@ -220,6 +220,10 @@ class RunnerHandle:
 
     # ---------------------------------------------------------------- steering
     def _request(self, command: str, arg: str | None = None) -> None:
+        if not self.paths["journal"].is_file():
+            raise ConfigError(
+                f"runner {str(self.run_dir)!r}: no journal there ({JOURNAL}); is it a run folder?"
+            )
         with Journal(self.paths["journal"]) as j:
             j.request(command, arg)
 
