@@ -236,3 +236,19 @@ def test_kill_halt_all_sends_nothing_to_the_exchange(venue, tmp_path):
     bars(venue, runner, 15)
     assert len(sim.orders(acct.address)) == placed
     assert runner.journal.kill_state()["mode"] == "halt_all"
+
+
+def test_history_on_first_poll_is_warm_up_only(venue, tmp_path):
+    sim, _ = venue
+    sim.advance(12 * HOUR)  # the venue already has 12 closed hours
+    runner = make_runner(venue, tmp_path / "j.sqlite")
+    runner.start()
+    runner.tick()
+    j = runner.journal
+    assert len(j.bars()) == 12
+    assert len(j.frame("decisions")) == 1  # only the newest bar was decided on
+    assert runner.engine.index == 11
+    assert all(i["bar_ms"] == j.frame("decisions")["time_ms"].iloc[0] for i in j.intents())
+    assert j.events("warmup")
+    bars(venue, runner, 3)
+    assert len(j.frame("decisions")) == 4
