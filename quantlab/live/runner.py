@@ -189,6 +189,7 @@ class Runner:
         self.phase = "starting"
         self.n_bars = 0
         self._resume: Bar | None = None
+        self._orphan_seen: float | None = None
 
     # ----------------------------------------------------------------- logging
     def _log(self, kind: str, message: str, *, level: str = "info", **data: Any) -> None:
@@ -481,7 +482,19 @@ class Runner:
                       orphan=report.orphan, vanished=report.vanished)  # fmt: skip
             self._alert("reconcile", msg)
         if report.orphan:
-            self._orphan(report.orphan)
+            # a stale read (fills behind positions) looks like an orphan once: act only on
+            # an orphan that two passes in a row agree on
+            if self._orphan_seen is not None and abs(self._orphan_seen - report.orphan) <= 1e-12:
+                self._orphan(report.orphan)
+                self._orphan_seen = None
+            else:
+                self._orphan_seen = report.orphan
+                self._log("reconcile", f"possible orphan {report.orphan:g}: confirming",
+                          level="warning")  # fmt: skip
+                self._last_reconcile = -math.inf  # confirm at the next pass
+                return self.reconcile_now()
+        else:
+            self._orphan_seen = None
         if report.vanished:
             self._adopt(-report.vanished)  # closed by something else: no longer ours
             self._log("reconcile", f"position {report.vanished:g} closed on the exchange",
