@@ -101,3 +101,15 @@ def test_key_file_must_be_private_and_outside_the_repo(tmp_path):
     assert load_key("testnet", f, env={}, repo=tmp_path / "repo").reveal() == KEY
     with pytest.raises(ConfigError, match="inside the repository"):
         load_key("testnet", f, env={}, repo=tmp_path)
+
+
+def test_module_entry_runs_paper_and_sim_only(tmp_path, capsys):
+    import json
+
+    from quantlab.live.__main__ import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"strategy": "ma_cross", "mode": "testnet"}))
+    assert main([str(spec)]) == 1
+    assert "paper and sim only" in capsys.readouterr().err
+    assert main([]) == 2
