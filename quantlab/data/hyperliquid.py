@@ -53,8 +53,8 @@ EMPTY_SPOT_META: dict[str, list[Any]] = {"universe": [], "tokens": []}
 FundingPolicy = Literal["required", "optional", "none"]
 _FUNDING_POLICIES = ("required", "optional", "none")
 
-_CLIENT_OPTIONS = ("base_url", "info_factory", "page_sleep", "max_retries", "backoff", "timeout")
-_BARS_OPTIONS = ("funding", "now")
+CLIENT_OPTIONS = ("base_url", "info_factory", "page_sleep", "max_retries", "backoff", "timeout")
+BARS_OPTIONS = ("funding", "now")
 
 
 def _ms(ts: pd.Timestamp) -> int:
@@ -683,12 +683,12 @@ def load_hyperliquid(
     ConfigError
         An unknown option.
     """
-    unknown = sorted(set(options) - set(_CLIENT_OPTIONS) - set(_BARS_OPTIONS))
+    unknown = sorted(set(options) - set(CLIENT_OPTIONS) - set(BARS_OPTIONS))
     if unknown:
         raise ConfigError(
             f"load: unknown option(s) {unknown} for source 'hyperliquid'; known: "
-            f"{sorted((*_CLIENT_OPTIONS, *_BARS_OPTIONS))}"
+            f"{sorted((*CLIENT_OPTIONS, *BARS_OPTIONS))}"
         )
-    client = {k: v for k, v in options.items() if k in _CLIENT_OPTIONS}
-    bars_kw = {k: v for k, v in options.items() if k in _BARS_OPTIONS}
+    client = {k: v for k, v in options.items() if k in CLIENT_OPTIONS}
+    bars_kw = {k: v for k, v in options.items() if k in BARS_OPTIONS}
     return HyperliquidSource(**client).bars(symbol, interval, start, end, **bars_kw)

@@ -200,9 +200,9 @@ def _synthetic_options() -> tuple[str, ...]:
 
 
 def _hyperliquid_options() -> tuple[str, ...]:
-    from quantlab.data.hyperliquid import _BARS_OPTIONS, _CLIENT_OPTIONS
+    from quantlab.data.hyperliquid import BARS_OPTIONS, CLIENT_OPTIONS
 
-    return (*_CLIENT_OPTIONS, *_BARS_OPTIONS)
+    return (*CLIENT_OPTIONS, *BARS_OPTIONS)
 
 
 def _register_builtins() -> None:
