@@ -17,7 +17,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from quantlab.data.sources import SOURCES as DATA_SOURCES
+from quantlab.data.sources import source_names
 from quantlab.errors import QuantlabError
 
 __all__ = [
@@ -34,8 +34,9 @@ __all__ = [
     "standalone_view",
 ]
 
-#: The data sources the pickers offer: the names of the one registry ``ql.data.load`` uses.
-SOURCES: tuple[str, ...] = tuple(DATA_SOURCES.names())
+#: The data sources the pickers offer: the bar sources of the one registry ``ql.data.load``
+#: uses (a swap source such as ``"solana"`` gives no bars to plot).
+SOURCES: tuple[str, ...] = tuple(source_names("bars"))
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 DEFAULT_START = dt.date(2024, 1, 1)
 DEFAULT_END = dt.date(2024, 2, 1)

@@ -33,12 +33,19 @@ from quantlab.data.schema import (
     summary,
     validate,
 )
-from quantlab.data.sources import SOURCES, DataSource, source_options
+from quantlab.data.sources import (
+    SOURCE_KINDS,
+    SOURCES,
+    DataSource,
+    source_names,
+    source_options,
+)
 
 __all__ = [
     "BAR_COLUMNS",
     "OPTIONAL_COLUMNS",
     "SOURCES",
+    "SOURCE_KINDS",
     "DataQualityWarning",
     "DataSource",
     "bar_interval",
@@ -52,6 +59,7 @@ __all__ = [
     "load",
     "quality_report",
     "read_bars_file",
+    "source_names",
     "source_options",
     "summary",
     "to_utc",

@@ -1,7 +1,9 @@
-"""``ql.data.load``: one entry point for every source of bars.
+"""``ql.data.load``: one entry point for every data source.
 
 Sources are looked up by name in :data:`quantlab.data.sources.SOURCES` (synthetic,
-hyperliquid, store, plug-ins); a ``.csv``/``.parquet`` path reads a file. Each source
+hyperliquid, store, solana, plug-ins); a ``.csv``/``.parquet`` path reads a file. A bar
+source's frame is validated here against the bar schema; a source of another kind (solana:
+swaps) returns its own validated frame. Each source
 accepts only its own options; the interval is the source's default or, for files (and
 the store's single stored interval), inferred from the data and stated in
 ``df.attrs["interval"]``.
@@ -17,7 +19,7 @@ import pandas as pd
 from quantlab.data.files import read_bars_file
 from quantlab.data.intervals import interval_seconds, to_utc
 from quantlab.data.schema import GapPolicy, bar_interval, quality_report, validate
-from quantlab.data.sources import get_source, is_path
+from quantlab.data.sources import DataSource, get_source, is_path, source_names
 from quantlab.errors import ConfigError, DataError
 
 GAP_POLICIES = ("error", "ffill", "allow")
@@ -71,6 +73,12 @@ def _read(
         facts = {"source": str(source), "symbol": symbol}
         return df, interval, str(source), facts
     src = get_source(source)
+    if src.kind != "bars":
+        raise ConfigError(
+            f"source {src.name!r} gives {src.kind}, not bars: the bar checks apply to bar "
+            f"sources only ({', '.join(source_names('bars'))} or a file); read "
+            f"{src.kind} with ql.data.load({src.name!r}, ...)"
+        )
     src.check_options(options)
     symbol = symbol if symbol is not None else src.default_symbol
     if symbol is None:
@@ -81,6 +89,14 @@ def _read(
         interval = df.attrs.get("interval")
     where = f"{src.name} {symbol} {interval or ''}".strip()
     return df, interval, where, {"source": src.name, "symbol": symbol}
+
+
+def _non_bar_source(source: str | Path) -> DataSource | None:
+    """Return the registered source ``source`` if it gives something other than bars."""
+    if is_path(source):
+        return None
+    src = get_source(source)
+    return None if src.kind == "bars" else src
 
 
 def load(
@@ -115,19 +131,19 @@ def load(
     gaps : {"error", "ffill", "allow"}
         Policy for missing bars (see :func:`quantlab.data.validate`).
     **options
-        ``"solana"`` returns on-chain swaps instead of bars (a validated swap frame, see
-        :func:`quantlab.data.solana.load_swaps`): ``wallets``, ``token`` (or ``symbol``),
-        ``root``, or ``seed`` for the embedded on-chain market.
         Options of the chosen source only: ``seed``, ``n_bars`` and market parameters for
         ``"synthetic"``; ``funding``, ``timeout``, ``max_retries`` ... for
-        ``"hyperliquid"``; ``root`` and ``origin`` for ``"store"``; none for files.
-        :func:`quantlab.data.source_options` picks them out of a per-source mapping.
+        ``"hyperliquid"``; ``root`` and ``origin`` for ``"store"``; ``wallets``, ``token`` (or
+        ``symbol``), ``root``, or ``seed`` and market parameters for ``"solana"``; none
+        for files. :func:`quantlab.data.source_options` picks them out of a per-source mapping.
 
     Returns
     -------
     pd.DataFrame
         Bars as DESIGN.md defines them, validated; ``attrs`` hold ``source``, ``symbol``
-        and ``interval`` (stated or inferred, e.g. ``"1d"``).
+        and ``interval`` (stated or inferred, e.g. ``"1d"``). A source of another kind
+        (``ql.data.SOURCES.get(name).kind``) gives its own frame: ``"solana"``, on-chain
+        swaps (see :func:`quantlab.data.solana.load_swaps`); ``interval`` does not apply.
 
     Raises
     ------
@@ -139,13 +155,10 @@ def load(
     SourceError
         The source failed (network, venue error, nothing stored).
     """
-    if isinstance(source, str) and source == "solana":
-        # on-chain swaps, not bars: ql.data.load("solana", wallets=..., token=...)
-        from quantlab.data.solana import load_swaps
-
-        if symbol is not None:
-            options.setdefault("token", symbol)
-        return load_swaps(start=start, end=end, **options)
+    src = _non_bar_source(source)
+    if src is not None:
+        src.check_options(options)
+        return src.read(symbol, interval, start, end, **options)
     if gaps not in GAP_POLICIES:
         raise ConfigError(
             f"gaps: {gaps!r} is not a gap policy; use one of {', '.join(GAP_POLICIES)} "

@@ -1,6 +1,8 @@
 """Data sources by name: the one registry ``ql.data.load`` looks a source up in.
 
-Each source is a :class:`DataSource`: a function that reads raw bars, the options it
+Each source is a :class:`DataSource`: a function that reads raw data, the kind of frame
+it gives (:data:`SOURCE_KINDS`: ``"bars"``, validated against the bar schema by the
+loader; ``"swaps"``, on-chain swaps validated by the source itself), the options it
 accepts (anything else is a :class:`~quantlab.errors.ConfigError` naming the source and
 listing its options), its default symbol and interval. The built-ins are registered at
 the bottom of this module, in one place; a plug-in package adds its own through the
@@ -29,13 +31,18 @@ from quantlab.registry import Registry
 #: The kind name of file paths in a per-source options mapping (``{"file": {...}}``).
 FILE_SOURCE = "file"
 
-#: Reads raw bars: ``read(symbol, interval, start, end, **options) -> DataFrame``.
+#: Reads raw data: ``read(symbol, interval, start, end, **options) -> DataFrame``.
 Reader = Callable[..., pd.DataFrame]
+
+#: What a source gives: ``"bars"`` (OHLCV bars, validated by ``ql.data.load`` against the
+#: bar schema, offered by every bar picker) or ``"swaps"`` (on-chain swaps, a validated
+#: swap frame, see :func:`quantlab.data.solana.load_swaps`).
+SOURCE_KINDS = ("bars", "swaps")
 
 
 @dataclass(frozen=True)
 class DataSource:
-    """A named source of bars and the options it accepts.
+    """A named source of data, the kind of frame it gives and the options it accepts.
 
     Attributes
     ----------
@@ -44,7 +51,8 @@ class DataSource:
     read : callable
         ``read(symbol, interval, start, end, **options)`` returning raw bars (validated
         afterwards by the loader); ``interval`` may be ``None`` where
-        ``default_interval`` is ``None`` (the source then finds it).
+        ``default_interval`` is ``None`` (the source then finds it). For a source of
+        another ``kind``, the finished frame (the loader passes it on as it is).
     options : tuple of str, or a callable returning one
         Option names the source accepts; any other is refused before ``read`` runs (a
         callable is called on first use, so that registering stays import-light).
@@ -55,6 +63,14 @@ class DataSource:
         interval stored for the symbol).
     description : str
         One line for listings and error messages.
+    kind : {"bars", "swaps"}
+        What ``read`` gives (:data:`SOURCE_KINDS`); only ``"bars"`` sources feed bar
+        pickers, ``ql.data.check`` and anything else that needs bars.
+
+    Raises
+    ------
+    ConfigError
+        ``kind`` is not one of :data:`SOURCE_KINDS`.
     """
 
     name: str
@@ -63,6 +79,14 @@ class DataSource:
     default_symbol: str | None = None
     default_interval: str | None = "1h"
     description: str = ""
+    kind: str = "bars"
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"DataSource {self.name!r}: kind {self.kind!r} is not one of "
+                f"{', '.join(SOURCE_KINDS)}"
+            )
 
     def accepted(self) -> tuple[str, ...]:
         """Return the option names this source accepts."""
@@ -88,6 +112,23 @@ class DataSource:
 
 
 SOURCES: Registry[DataSource] = Registry("data source", entry_point_group="quantlab.data_sources")
+
+
+def source_names(kind: str | None = None) -> list[str]:
+    """Return the registered source names, sorted; only those of ``kind`` if given.
+
+    ``source_names("bars")`` is what a bar picker offers (no swap source).
+
+    Raises
+    ------
+    ConfigError
+        ``kind`` is not one of :data:`SOURCE_KINDS`.
+    """
+    if kind is None:
+        return SOURCES.names()
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+    return [name for name, src in SOURCES.items() if src.kind == kind]
 
 
 def is_path(source: Any) -> bool:
@@ -193,6 +234,30 @@ def _read_store(
     return df
 
 
+def _read_solana(
+    symbol: str | None, interval: str | None, start: Any, end: Any, **options: Any
+) -> pd.DataFrame:
+    from quantlab.data.solana import load_swaps
+
+    if interval is not None:
+        raise ConfigError(
+            f"load('solana'): interval={interval!r} does not apply; the source gives swaps, "
+            "not bars (make bars with ql.data.solana.flow_bars(swaps, token, interval))"
+        )
+    if symbol is not None:
+        options.setdefault("token", symbol)
+    return load_swaps(start=start, end=end, **options)
+
+
+def _solana_options() -> tuple[str, ...]:
+    import inspect
+
+    from quantlab.data.solana import simulate
+
+    market = [p for p in inspect.signature(simulate).parameters if p not in ("seed", "start")]
+    return ("wallets", "token", "root", "seed", *market)
+
+
 def _synthetic_options() -> tuple[str, ...]:
     from quantlab.data.synthetic import MarketParams
 
@@ -206,7 +271,7 @@ def _hyperliquid_options() -> tuple[str, ...]:
 
 
 def _register_builtins() -> None:
-    """Register the built-in sources: synthetic, hyperliquid, store (the one place)."""
+    """Register the built-in sources: synthetic, hyperliquid, store, solana (the one place)."""
     SOURCES.register(
         "synthetic",
         DataSource(
@@ -236,6 +301,18 @@ def _register_builtins() -> None:
             options=("root", "origin"),
             default_interval=None,
             description="the local Parquet archive written by `quantlab data fetch`",
+        ),
+    )
+    SOURCES.register(
+        "solana",
+        DataSource(
+            "solana",
+            _read_solana,
+            options=_solana_options,
+            default_interval=None,
+            description="on-chain swaps: stored by `quantlab solana fetch`, or seed= for "
+            "the embedded on-chain market",
+            kind="swaps",
         ),
     )
 

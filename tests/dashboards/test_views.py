@@ -399,3 +399,11 @@ def test_app_has_every_page_and_serve_binds_localhost():
         assert server.address == "127.0.0.1"
     finally:
         server.stop()
+
+
+def test_the_bar_source_picker_offers_bar_sources_only():
+    from quantlab.dashboards._common import SOURCES
+
+    assert "solana" in ql.data.SOURCES and "solana" not in SOURCES
+    assert list(SOURCES) == ql.data.source_names("bars")
+    assert "solana" not in DataControls.param["source"].objects

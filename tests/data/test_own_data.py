@@ -267,3 +267,39 @@ def test_fetch_and_record_take_a_gap_policy_and_never_fill_the_archive(tmp_path,
         assert fetch("venue", "BTC", "1h", store=tmp_path, source_obj=GappySource()) == {"BTC": 28}
     assert "2 missing bar(s) of 1h" in caplog.text
     assert len(Store(tmp_path).read("venue", "BTC", "1h")) == 28  # stored as served
+
+
+# ------------------------------------------------------------------ kinds of source
+
+
+def test_solana_is_a_swap_source_of_the_one_registry():
+    assert "solana" in SOURCES and SOURCES.get("solana").kind == "swaps"
+    assert ql.data.source_names("swaps") == ["solana"]
+    bars = ql.data.source_names("bars")
+    assert "solana" not in bars and {"synthetic", "hyperliquid", "store"} <= set(bars)
+    assert sorted(bars + ql.data.source_names("swaps")) == ql.data.source_names()
+    # loaded through the registry: the swap frame as the source gives it, no bar checks
+    df = ql.data.load("solana", seed=3, days=1.0)
+    assert list(df.columns) == list(ql.data.solana.SWAP_COLUMNS) and len(df) > 0
+    token = df["token"].iloc[0]  # symbol is the token, as before
+    by_symbol = ql.data.load("solana", symbol=token, seed=3, days=1.0)
+    assert 0 < len(by_symbol) < len(df) and set(by_symbol["token"]) == {token}
+    pd.testing.assert_frame_equal(by_symbol, ql.data.load("solana", token=token, seed=3, days=1.0))
+
+
+def test_a_swap_source_refuses_what_only_bars_have():
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['n_bars'\] for source 'solana'"):
+        ql.data.load("solana", seed=3, n_bars=10)
+    with pytest.raises(ConfigError, match="interval='1h' does not apply"):
+        ql.data.load("solana", interval="1h", seed=3, days=1.0)
+    with pytest.raises(ConfigError, match=r"gives swaps, not bars.*synthetic"):
+        ql.data.check("solana", seed=3)
+
+
+def test_unknown_source_lists_every_kind_and_kinds_are_checked():
+    with pytest.raises(ConfigError, match=r"unknown source 'nope'; use one of .*solana.*synthetic"):
+        ql.data.load("nope")
+    with pytest.raises(ConfigError, match="kind 'ticks' is not one of bars, swaps"):
+        DataSource("ticks_test", lambda *a, **k: None, kind="ticks")
+    with pytest.raises(ConfigError, match="'ticks' is not one of bars, swaps"):
+        ql.data.source_names("ticks")
