@@ -9,9 +9,9 @@ Subpackages load lazily on first attribute access, so ``import quantlab`` stays 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from quantlab._lazy import lazy_submodules
 from quantlab.errors import (
     ConfigError,
     DataError,
@@ -53,12 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from quantlab import backtest, config, data, factors, kernels, models, reports, risk  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        module = importlib.import_module(f"quantlab.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'quantlab' has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, globals(), _SUBPACKAGES)
 
 
 def __dir__() -> list[str]:

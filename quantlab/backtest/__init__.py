@@ -168,13 +168,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import a submodule on first access (``ql.backtest.plots`` in a fresh process)."""
-    import importlib
-    import importlib.util
+from quantlab._lazy import lazy_submodules
 
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, globals())

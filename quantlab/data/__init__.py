@@ -9,10 +9,7 @@ The public face::
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
-
+from quantlab._lazy import lazy_submodules
 from quantlab.data.files import read_bars_file
 from quantlab.data.intervals import (
     interval_hours,
@@ -67,10 +64,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a submodule on first access (``ql.data.store.Store()`` in a fresh process)."""
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, globals())

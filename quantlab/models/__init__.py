@@ -13,6 +13,7 @@ every model (the test suite runs it); the model-backed factors register in
 
 from __future__ import annotations
 
+from quantlab._lazy import lazy_submodules
 from quantlab.models.accuracy import (
     AccuracyTracker,
     directional_accuracy,
@@ -81,14 +82,4 @@ __all__ = [
 # this package on its first lookup: see quantlab.factors.registry.CONTRIBUTING_PACKAGES).
 from quantlab.models import factors as _model_factors  # noqa: F401
 
-
-def __getattr__(name: str) -> object:
-    """Import a submodule on first access (``ql.models.plots`` in a fresh process)."""
-    import importlib
-    import importlib.util
-
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, globals())

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "quantlab"
 LAYERS: list[tuple[str, ...]] = [
     (
         "quantlab._typing",
+        "quantlab._lazy",
         "quantlab.errors",
         "quantlab.config",
         "quantlab.registry",
