@@ -126,7 +126,10 @@ class HyperliquidBackend(ExecutionBackend):
     slippage : float
         Limit of a market order, as a fraction from the mid (the SDK's default 5 %).
     expires_after_s : float
-        Order actions carry ``expiresAfter = now + expires_after_s``.
+        Order actions carry ``expiresAfter = now + expires_after_s``; after an unknown
+        outcome the adapter waits that long before looking the order up, so it also bounds
+        how long a lost answer blocks ``submit`` (about ``max_attempts`` times this plus the
+        look-ups at worst).
     max_attempts : int
         Sends of one order at most (after confirmed-absent look-ups).
     absent_confirmations : int
@@ -134,7 +137,7 @@ class HyperliquidBackend(ExecutionBackend):
     lookup_attempts : int
         Look-up reads at most before giving up with ``OrderStateUnknown``.
     retry_wait_s : float
-        Pause between look-ups and retries (doubles each time, capped at 2 s).
+        Pause between look-ups and retries (doubles each time, capped at 1 s).
     limiter : WeightLimiter, optional
         Request pacing (default: one limiter per URL in this process, 1200 weight per
         minute, 0.5 s first back-off: the venue counts weights per IP).
@@ -157,10 +160,10 @@ class HyperliquidBackend(ExecutionBackend):
         allow_mainnet: bool = False,
         timeout: float = 10.0,
         slippage: float = 0.05,
-        expires_after_s: float = 10.0,
+        expires_after_s: float = 5.0,
         max_attempts: int = 3,
         absent_confirmations: int = 2,
-        lookup_attempts: int = 8,
+        lookup_attempts: int = 6,
         retry_wait_s: float = 0.25,
         limiter: WeightLimiter | None = None,
         lookup_before_send: bool = True,
@@ -277,7 +280,7 @@ class HyperliquidBackend(ExecutionBackend):
         )
 
     def _pause(self, attempt: int) -> None:
-        time.sleep(min(self.retry_wait_s * (2**attempt), 2.0))
+        time.sleep(min(self.retry_wait_s * (2**attempt), 1.0))
 
     def _action(self, action: dict[str, Any], *, expires: bool) -> Any:
         """Sign and send one action once; 429s are retried (nothing was applied)."""
