@@ -221,8 +221,9 @@ class DecisionEngine:
         j = len(df) - 1
         i = self.index + 1
         n_before = int(self.state[_bt.S_N_RECORDS])
-        if n_before + 4 > self._trades.shape[0]:
-            grown = np.zeros((2 * self._trades.shape[0] + 8, _bt.N_TRADE_FIELDS))
+        if n_before + 4 > self._trades.shape[0]:  # (a restored state counts from its past)
+            rows = max(2 * self._trades.shape[0], n_before + 16)
+            grown = np.zeros((rows, _bt.N_TRADE_FIELDS))
             grown[: self._trades.shape[0]] = self._trades
             self._trades = grown
         target = float(inputs["target"][j])

@@ -33,9 +33,7 @@ For ``paper`` the diff is zero; for ``sim``, ``testnet`` and ``mainnet`` it is e
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantlab._plain import file_sha256, json_safe
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import run
 from quantlab.backtest.result import BacktestResult
@@ -136,7 +135,7 @@ class ReplayResult:
         fills = self.fills.copy()
         for c in ("time_bt", "time_live"):
             fills[c] = fills[c].map(lambda t: None if pd.isna(t) else pd.Timestamp(t).isoformat())
-        return _plain(
+        return json_safe(
             {
                 "schema": SCHEMA,
                 "created_at": _dt.datetime.now(_dt.UTC).isoformat(),
@@ -162,28 +161,6 @@ class ReplayResult:
             f"ReplayResult(bars={s['n_bars']}, matched={s['matched']}, missing={s['missing']}, "
             f"extra={s['extra']}, diff={s['diff_total']:.6g}, unexplained={s['unexplained']:.3g})"
         )
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, pd.Timestamp):
-        return x.isoformat()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _expected_fills(bt: BacktestResult, bars: pd.DataFrame, bar_ms: int) -> pd.DataFrame:
@@ -414,7 +391,7 @@ def replay(
         kinds = {e["kind"] for e in j.events()}
         journal_info = {
             "path": str(Path(j.path).resolve()),
-            "sha256": _file_sha256(Path(j.path)),
+            "sha256": file_sha256(Path(j.path)),
             "strategy_hash": meta.get("strategy_hash"),
             "mode": meta.get("mode"),
             "symbol": symbol,
@@ -532,7 +509,7 @@ def replay(
         "fill": fill_mode,
     }
     return ReplayResult(
-        summary=_plain(summary), fills=fills, bars=per_bar, backtest=bt, journal=journal_info
+        summary=json_safe(summary), fills=fills, bars=per_bar, backtest=bt, journal=journal_info
     )
 
 

@@ -82,13 +82,16 @@ def test_bars_must_move_forward_and_be_sane():
 
 def test_restore_continues_identically():
     df = bars_with_funding(300, seed=2)
-    s = STRATEGIES["ma_stops_tp_trail"]
+    s = ql.backtest.ema_trend(fast=2, slow=3, gate=4, direction="both")
     full = DecisionEngine(s, COSTS, interval="1h", max_history=None)
     eq_full = [full.step(t, r).equity for t, r in df.iterrows()]
     first = DecisionEngine(s, COSTS, interval="1h", max_history=None)
     for t, r in df.iloc[:150].iterrows():
         first.step(t, r)
+    assert first.state[_bt.S_N_RECORDS] > 40  # more past trades than a fresh buffer holds
     resumed = DecisionEngine(s, COSTS, interval="1h", max_history=None)
     resumed.restore(df.iloc[:150], first.state.copy(), first.index)
-    eq_rest = [resumed.step(t, r).equity for t, r in df.iloc[150:].iterrows()]
-    np.testing.assert_array_equal(eq_rest, eq_full[150:])
+    steps = [resumed.step(t, r) for t, r in df.iloc[150:].iterrows()]
+    np.testing.assert_array_equal([r.equity for r in steps], eq_full[150:])
+    later = [tr for r in steps for tr in r.trades]
+    assert later and all(tr["exit_idx"] >= 150 for tr in later)
