@@ -672,6 +672,53 @@ def natr_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window
     return out, first
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _dm_add_nb(pdm: float, mdm: float, diff_p: float, diff_m: float) -> tuple[float, float]:
+    """Add a bar's directional movement to ``(+DM, -DM)``: the larger positive move only."""
+    if diff_m > 0 and diff_p < diff_m:
+        mdm += diff_m
+    elif diff_p > 0 and diff_p > diff_m:
+        pdm += diff_p
+    return pdm, mdm
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _adx_dx_nb(
+    pdm: float, mdm: float, tr_s: float, diff_p: float, diff_m: float, tr: float, window: int
+) -> tuple[float, float, float, float]:
+    """Wilder-smooth ``+DM, -DM, TR`` by one bar; return them and the bar's DX (NaN: none)."""
+    mdm -= mdm / window
+    pdm -= pdm / window
+    pdm, mdm = _dm_add_nb(pdm, mdm, diff_p, diff_m)
+    tr_s = tr_s - (tr_s / window) + tr
+    dx = np.nan
+    if tr_s != 0.0:
+        minus_di = 100.0 * (mdm / tr_s)
+        plus_di = 100.0 * (pdm / tr_s)
+        s = minus_di + plus_di
+        if s != 0.0:
+            dx = 100.0 * (abs(minus_di - plus_di) / s)
+    return pdm, mdm, tr_s, dx
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _adx_average_nb(
+    m: int, window: int, dx: float, sum_dx: float, adx: float
+) -> tuple[float, float, float]:
+    """Fold change ``m``'s DX into ADX; return ``(sum_dx, adx, output)`` (NaN in warm-up)."""
+    if m < 2 * window - 1:
+        if not np.isnan(dx):
+            sum_dx += dx
+        return sum_dx, adx, np.nan
+    if m == 2 * window - 1:
+        if not np.isnan(dx):
+            sum_dx += dx
+        adx = sum_dx / window
+    elif not np.isnan(dx):
+        adx = ((adx * (window - 1)) + dx) / window
+    return sum_dx, adx, adx
+
+
 @njit(cache=True, nogil=True)
 def adx_init_nb() -> tuple[int, float, float, float, float, float, float, float, float]:
     """Return the initial state of ADX.
@@ -710,37 +757,12 @@ def adx_step_nb(
     tr = true_range_nb(high, low, pc)
     m = count - 1  # number of this change (1-based)
     if m < window:
-        if diff_m > 0 and diff_p < diff_m:
-            mdm += diff_m
-        elif diff_p > 0 and diff_p > diff_m:
-            pdm += diff_p
+        pdm, mdm = _dm_add_nb(pdm, mdm, diff_p, diff_m)
         tr_s += tr
         return (count, high, low, close, pdm, mdm, tr_s, sum_dx, adx), np.nan
-    mdm -= mdm / window
-    pdm -= pdm / window
-    if diff_m > 0 and diff_p < diff_m:
-        mdm += diff_m
-    elif diff_p > 0 and diff_p > diff_m:
-        pdm += diff_p
-    tr_s = tr_s - (tr_s / window) + tr
-    dx = np.nan
-    if tr_s != 0.0:
-        minus_di = 100.0 * (mdm / tr_s)
-        plus_di = 100.0 * (pdm / tr_s)
-        s = minus_di + plus_di
-        if s != 0.0:
-            dx = 100.0 * (abs(minus_di - plus_di) / s)
-    if m < 2 * window - 1:
-        if not np.isnan(dx):
-            sum_dx += dx
-        return (count, high, low, close, pdm, mdm, tr_s, sum_dx, adx), np.nan
-    if m == 2 * window - 1:
-        if not np.isnan(dx):
-            sum_dx += dx
-        adx = sum_dx / window
-    elif not np.isnan(dx):
-        adx = ((adx * (window - 1)) + dx) / window
-    return (count, high, low, close, pdm, mdm, tr_s, sum_dx, adx), adx
+    pdm, mdm, tr_s, dx = _adx_dx_nb(pdm, mdm, tr_s, diff_p, diff_m, tr, window)
+    sum_dx, adx, y = _adx_average_nb(m, window, dx, sum_dx, adx)
+    return (count, high, low, close, pdm, mdm, tr_s, sum_dx, adx), y
 
 
 @njit(cache=True, nogil=True)
@@ -763,9 +785,10 @@ def adx_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
 def adx_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int):
     """Return ``(adx_nb(high, low, close, window), first)``; see :func:`atr_checked_nb`.
 
-    The same arithmetic as :func:`adx_step_nb` in the same order (bit-identical output),
-    written as one loop over plain locals instead of a step function carrying a tuple,
-    which lets the compiler keep the state in registers (faster than ``talib.ADX`` here).
+    The same arithmetic as :func:`adx_step_nb` (the same inlined helpers, so bit-identical
+    output), written as one loop over plain locals instead of a step function carrying a
+    tuple, which lets the compiler keep the state in registers (faster than ``talib.ADX``
+    here).
     """
     n = close.shape[0]
     out = np.empty(n)
@@ -798,39 +821,12 @@ def adx_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window:
         pl = lo
         pc = c
         if i < window:
-            if diff_m > 0 and diff_p < diff_m:
-                mdm += diff_m
-            elif diff_p > 0 and diff_p > diff_m:
-                pdm += diff_p
+            pdm, mdm = _dm_add_nb(pdm, mdm, diff_p, diff_m)
             tr_s += tr
             out[i] = np.nan
             continue
-        mdm -= mdm / window
-        pdm -= pdm / window
-        if diff_m > 0 and diff_p < diff_m:
-            mdm += diff_m
-        elif diff_p > 0 and diff_p > diff_m:
-            pdm += diff_p
-        tr_s = tr_s - (tr_s / window) + tr
-        dx = np.nan
-        if tr_s != 0.0:
-            minus_di = 100.0 * (mdm / tr_s)
-            plus_di = 100.0 * (pdm / tr_s)
-            s = minus_di + plus_di
-            if s != 0.0:
-                dx = 100.0 * (abs(minus_di - plus_di) / s)
-        if i < 2 * window - 1:
-            if not np.isnan(dx):
-                sum_dx += dx
-            out[i] = np.nan
-            continue
-        if i == 2 * window - 1:
-            if not np.isnan(dx):
-                sum_dx += dx
-            adx = sum_dx / window
-        elif not np.isnan(dx):
-            adx = ((adx * (window - 1)) + dx) / window
-        out[i] = adx
+        pdm, mdm, tr_s, dx = _adx_dx_nb(pdm, mdm, tr_s, diff_p, diff_m, tr, window)
+        sum_dx, adx, out[i] = _adx_average_nb(i, window, dx, sum_dx, adx)
     return out, first
 
 

@@ -296,31 +296,15 @@ def paper_gates(
     if cfg.max_slippage_ratio is not None:
         real = _finite_or_none(m["slippage_bps"])
         est = _finite_or_none(m["slippage_estimate_bps"])
-        if real is None or est is None:
-            out.append(
-                _gate(
-                    "slippage",
-                    "slippage_bps",
-                    real,
-                    "<=",
-                    None,
-                    False,
-                    note="realised slippage or its estimate is unknown",
-                )
-            )
-        else:
-            limit = est * cfg.max_slippage_ratio
-            out.append(
-                _gate(
-                    "slippage",
-                    "slippage_bps",
-                    real,
-                    "<=",
-                    limit,
-                    real <= limit + 1e-9,
-                    estimate_bps=est,
-                )
-            )
+        known = real is not None and est is not None
+        limit = est * cfg.max_slippage_ratio if known else None
+        extra = (
+            {"estimate_bps": est}
+            if known
+            else {"note": "realised slippage or its estimate is unknown"}
+        )
+        ok = known and real <= limit + 1e-9
+        out.append(_gate("slippage", "slippage_bps", real, "<=", limit, ok, **extra))
     if cfg.max_replay_diff is not None:
         diff = _finite_or_none(m["replay_diff"])
         out.append(

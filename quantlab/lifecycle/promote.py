@@ -26,7 +26,6 @@ live_full -> live_full     time at the step, no kill, no auto-pause rule tripped
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -36,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from quantlab._plain import file_sha256
 from quantlab.backtest.strategy import StrategyBase
 from quantlab.backtest.verdict import GateConfig, read_verdict, strategy_config, strategy_hash
 from quantlab.errors import ConfigError, DataError, PromotionRefused
@@ -99,14 +99,6 @@ class Decision:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _is_validation_file(x: Any) -> bool:
@@ -177,7 +169,7 @@ def _validation_evidence(path: Path, shash: str) -> tuple[dict[str, Any], list[s
     evidence = {
         "kind": "validation",
         "path": str(path.resolve()),
-        "sha256": _file_sha256(path),
+        "sha256": file_sha256(path),
         "content_hash": doc["content_hash"],
         "strategy_hash": doc["strategy_hash"],
         "verdict": doc.get("verdict"),
@@ -241,7 +233,7 @@ def _journal_evidence(
     evidence = {
         "kind": "journal",
         "path": str(p.resolve()),
-        "sha256": record.source.get("sha256") or _file_sha256(p),
+        "sha256": record.source.get("sha256") or file_sha256(p),
         "mode": record.mode,
         "metrics": {
             k: (None if isinstance(v, float) and v != v else v)
@@ -336,7 +328,7 @@ def evaluate(
         ev = {"kind": "validated_record", "seq": rec.seq, "hash": rec.hash} if rec else {}
         vpath = (rec.evidence or {}).get("path") if rec else None
         if vpath and Path(vpath).is_file():
-            sha = _file_sha256(Path(vpath))
+            sha = file_sha256(Path(vpath))
             if sha != rec.evidence.get("sha256"):
                 reasons.append(
                     f"validation file {vpath}: changed since the strategy was validated "
@@ -459,7 +451,6 @@ def promote(
 def _stop(
     strategy: StrategyLike,
     to: State,
-    *,
     reason: str,
     registry: PromotionRegistry | str | Path | None,
     actor: str | None,
@@ -499,15 +490,7 @@ def pause(
     this itself when :func:`~quantlab.lifecycle.gates.auto_pause` says so (``actor`` is
     then the runner, ``evidence`` the rules that fired).
     """
-    return _stop(
-        strategy,
-        State.PAUSED,
-        reason=reason,
-        registry=registry,
-        actor=actor,
-        evidence=evidence,
-        now=now,
-    )
+    return _stop(strategy, State.PAUSED, reason, registry, actor, evidence, now)
 
 
 def retire(
@@ -519,15 +502,7 @@ def retire(
     now: _dt.datetime | None = None,
 ) -> Record:
     """Retire a strategy for good (from any state but ``retired``)."""
-    return _stop(
-        strategy,
-        State.RETIRED,
-        reason=reason,
-        registry=registry,
-        actor=actor,
-        evidence=None,
-        now=now,
-    )
+    return _stop(strategy, State.RETIRED, reason, registry, actor, None, now)
 
 
 def check_auto_pause(

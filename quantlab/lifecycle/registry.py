@@ -18,7 +18,6 @@ import contextlib
 import datetime as _dt
 import fcntl
 import getpass
-import hashlib
 import json
 import os
 import socket
@@ -29,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from quantlab._plain import text_sha256
 from quantlab.errors import ConfigError, DataError, PromotionRefused
 from quantlab.lifecycle.states import State, as_state
 
@@ -51,10 +51,6 @@ def _canonical(obj: Any) -> str:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def default_actor() -> str:
@@ -155,7 +151,7 @@ class PromotionRegistry:
                 got = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
                 raise DataError(f"{where}: expected the fields {sorted(_FIELDS)}, got {got}")
             body = {k: v for k, v in doc.items() if k != "hash"}
-            if _sha256(_canonical(body)) != doc["hash"]:
+            if text_sha256(_canonical(body)) != doc["hash"]:
                 raise DataError(f"{where}: hash does not match the line's content (edited?)")
             if doc["prev_hash"] != prev:
                 raise DataError(
@@ -289,7 +285,7 @@ class PromotionRegistry:
                 "extra": dict(extra or {}),
             }
             try:
-                body["hash"] = _sha256(_canonical(body))
+                body["hash"] = text_sha256(_canonical(body))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"lifecycle: evidence is not plain JSON ({exc})") from None
             line = (_canonical(body) + "\n").encode("utf-8")

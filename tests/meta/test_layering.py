@@ -14,6 +14,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "quantlab._typing",
         "quantlab._lazy",
+        "quantlab._plain",
         "quantlab.errors",
         "quantlab.config",
         "quantlab.registry",
