@@ -143,8 +143,9 @@ class HyperliquidBackend(ExecutionBackend):
         minute, 0.5 s first back-off: the venue counts weights per IP).
     lookup_before_send : bool
         Before the first send of a client order id this client has not seen, ask the venue
-        whether it already holds it (a restarted runner re-deciding a bar sends nothing
-        twice, whether or not the venue refuses duplicate ids).
+        (``orderStatus``, weight 2) whether it already holds it: a restarted runner
+        re-deciding a bar sends nothing twice, whether or not the venue refuses duplicate
+        ids. (After an unknown outcome the look-up also reads open orders and fills.)
     """
 
     name = "hyperliquid"
@@ -419,7 +420,7 @@ class HyperliquidBackend(ExecutionBackend):
             return self._remember(found) if found is not None else known
         request, size, _ = self._wire(intent)  # venue rules first: a refusal sends nothing
         if self.lookup_before_send:
-            found = self._lookup(cloid)  # orderStatus, open orders and fills
+            found = self.order_status(cloid)  # one light read (weight 2)
             if found is not None:
                 return self._remember(found)
         wire = order_request_to_order_wire(request, self._asset[request["coin"]])
@@ -456,7 +457,7 @@ class HyperliquidBackend(ExecutionBackend):
         intents = [entry, *protective]
         wired = [self._wire(i) for i in intents]
         if self.lookup_before_send or entry.client_order_id in self._known:
-            found = self._lookup(entry.client_order_id)
+            found = self.order_status(entry.client_order_id)
             if found is not None:
                 return [self._remember(found)] + [
                     self.order_status(c.client_order_id) or found for c in protective

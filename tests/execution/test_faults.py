@@ -193,13 +193,18 @@ def test_fills_alone_prove_an_order_exists(exchange, monkeypatch):
     handle, wallet = exchange
     b = _backend(handle, wallet)
     intent = _market(b, "fills-only")
-    b.submit(intent)
-    monkeypatch.setattr(
-        handle.exchange, "order_status", lambda user, ident: {"status": "unknownOid"}
-    )
-    fresh = _backend(handle, wallet)
-    again = fresh.submit(intent)
-    assert again.status is OrderStatus.FILLED and again.message == "known from its fills"
+    place = handle.exchange.place
+
+    def place_then_lag(*args, **kwargs):
+        out = place(*args, **kwargs)
+        monkeypatch.setattr(handle.exchange, "order_status",
+                            lambda user, ident: {"status": "unknownOid"})  # fmt: skip
+        return out
+
+    monkeypatch.setattr(handle.exchange, "place", place_then_lag)
+    handle.inject("timeout_after")
+    order = b.submit(intent)
+    assert order.status is OrderStatus.FILLED and order.message == "known from its fills"
     assert handle.orders_per_cloid(wallet.address) == {intent.client_order_id: 1}
 
 
