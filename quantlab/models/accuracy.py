@@ -177,10 +177,6 @@ class AccuracyTracker(BaseModel):
             )
 
     # -- batch --------------------------------------------------------------------------
-    def run(self, signals: pd.DataFrame, returns: pd.Series) -> pd.DataFrame:
-        """Deprecated alias of :meth:`filter`."""
-        return self._deprecated_run(signals, returns)
-
     def filter(self, signals: pd.DataFrame, returns: pd.Series) -> pd.DataFrame:
         """Score every signal causally and return the weights per signal on its index.
 

@@ -27,7 +27,6 @@ model checks its parameters (each verb calls it), raising :class:`ConfigError` a
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -222,15 +221,6 @@ class BaseModel:
         if item is None:
             item = self._live_fields[name.rstrip("_")]
         return live[item].copy()
-
-    def _deprecated_run(self, *args: Any, **kwargs: Any) -> Any:
-        warnings.warn(
-            f"{type(self).__name__}.run() is deprecated; call filter() (same arguments, "
-            "same result)",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return self.filter(*args, **kwargs)
 
     def __repr__(self) -> str:
         parts = []

@@ -183,10 +183,6 @@ class AdaptiveConformal(BaseModel):
             raise ConfigError(f"alpha_1 = {self.alpha_1!r}: must be finite")
         return a, g, w, a1
 
-    def run(self, scores: Any) -> pd.DataFrame:
-        """Deprecated alias of :meth:`filter`."""
-        return self._deprecated_run(scores)
-
     def filter(self, scores: Any) -> pd.DataFrame:
         """Return per step the threshold, whether the score was covered and ``alpha_t``.
 
@@ -311,10 +307,6 @@ class QuantileTracker(BaseModel):
         if not np.isfinite(q0):
             raise ConfigError(f"q0 = {self.q0!r}: must be finite")
         return a, eta, ki, csat, q0
-
-    def run(self, scores: Any) -> pd.DataFrame:
-        """Deprecated alias of :meth:`filter`."""
-        return self._deprecated_run(scores)
 
     def filter(self, scores: Any) -> pd.DataFrame:
         """Return per step ``threshold`` (from past scores), ``covered`` and the P part ``q``."""

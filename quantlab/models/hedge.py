@@ -102,10 +102,6 @@ class Hedge(BaseModel):
         log_p = np.log(prior / prior.sum())
         return log_p - log_p.max()
 
-    def run(self, losses: Any) -> Any:
-        """Deprecated alias of :meth:`filter`."""
-        return self._deprecated_run(losses)
-
     def filter(self, losses: Any) -> Any:
         """Return the weights over time for a ``(T, N)`` loss matrix, starting from the prior.
 

@@ -72,10 +72,3 @@ def test_the_checks_catch_broken_models():
         check("Hedge", checks=["nope"])
     with pytest.raises(ConformanceError, match="no conformance case 'Nope'"):
         check("Nope")
-
-
-def test_run_is_a_deprecated_alias_of_filter():
-    losses = np.random.default_rng(0).uniform(size=(20, 2))
-    with pytest.warns(DeprecationWarning, match=r"Hedge.run\(\) is deprecated; call filter\(\)"):
-        old = Hedge(0.3).run(losses)
-    np.testing.assert_array_equal(old, Hedge(0.3).filter(losses))
