@@ -465,30 +465,59 @@ def cci_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
     :math:`|\\bar p|` (a flat window). Sums run over TA-Lib's circular buffer
     in slot order (slot of bar ``i`` is ``i % window``), as TA-Lib does. NaN over the first
     ``window - 1`` bars.
+
+    Both sums of a bar are sequential chains of additions (their order fixes the last bit),
+    so their speed is the latency of one addition per slot. The loop over the slots runs
+    two independent chains at once, bar ``i``'s deviation sum and bar ``i + 1``'s price
+    sum (the same buffer, but bar ``i + 1``'s new price in its slot), which halves the time
+    while every sum keeps TA-Lib's order: the output is the same to the bit.
     """
     n = close.shape[0]
     out = np.empty(n)
-    buf = np.zeros(window)
-    for i in range(n):
-        tp = (high[i] + low[i] + close[i]) / 3
-        buf[i % window] = tp
-        if i < window - 1:
-            out[i] = np.nan
-            continue
-        avg = 0.0
-        for j in range(window):
-            avg += buf[j]
-        avg /= window
+    w = window
+    buf = np.zeros(w)
+    warm = min(n, w - 1)
+    for i in range(warm):  # slot i % w == i here
+        buf[i] = (high[i] + low[i] + close[i]) / 3
+        out[i] = np.nan
+    if n < w:
+        return out
+    i = w - 1
+    buf[i] = (high[i] + low[i] + close[i]) / 3
+    total = 0.0
+    for j in range(w):
+        total += buf[j]
+    while True:
+        avg = total / w
+        d = buf[i % w] - avg
         mad = 0.0
-        for j in range(window):
-            mad += abs(buf[j] - avg)
-        d = tp - avg
+        nxt = i + 1
+        if nxt < n:
+            tp_next = (high[nxt] + low[nxt] + close[nxt]) / 3
+            slot = nxt % w
+            total = 0.0
+            for j in range(slot):
+                v = buf[j]
+                mad += abs(v - avg)
+                total += v
+            mad += abs(buf[slot] - avg)
+            total += tp_next
+            for j in range(slot + 1, w):
+                v = buf[j]
+                mad += abs(v - avg)
+                total += v
+            buf[slot] = tp_next
+        else:
+            for j in range(w):
+                mad += abs(buf[j] - avg)
         tol = REL_FLAT * abs(avg)
-        if abs(d) > tol and mad > tol * window:
-            out[i] = d / (0.015 * (mad / window))
+        if abs(d) > tol and mad > tol * w:
+            out[i] = d / (0.015 * (mad / w))
         else:
             out[i] = 0.0
-    return out
+        if nxt >= n:
+            return out
+        i = nxt
 
 
 @njit(cache=True, nogil=True)
