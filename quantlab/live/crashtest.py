@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from quantlab.errors import VenueUnavailable
 from quantlab.live.journal import Journal
 from quantlab.live.reconcile import journal_position
 
@@ -146,8 +147,16 @@ def crash_test(
                 print(f"kill {k + 1}/{kills}", file=sys.stderr)
         elapsed = time.monotonic() - t0
         sim.faults.clear()
-        backend = HyperliquidBackend(sim.url, wallet=acct)
-        result = _measure(sim, acct, backend, journal_path)
+        result = None
+        for _ in range(24):  # the runners may have spent the IP's weight budget: wait
+            try:
+                backend = HyperliquidBackend(sim.url, wallet=acct)
+                result = _measure(sim, acct, backend, journal_path)
+                break
+            except VenueUnavailable:
+                time.sleep(5.0)
+        if result is None:
+            raise VenueUnavailable("crash test: the exchange stayed rate-limited for 2 minutes")
     finally:
         log.close()
         sim.stop()
