@@ -162,3 +162,39 @@ def test_true_range():
     assert ta.true_range_nb(10.0, 8.0, 9.0) == 2.0
     assert ta.true_range_nb(10.0, 8.0, 5.0) == 5.0  # gap up
     assert ta.true_range_nb(10.0, 8.0, 13.0) == 5.0  # gap down
+
+
+def _cci_one_window_at_a_time(high, low, close, window):
+    """TA-Lib's CCI loop as written in ta_CCI.c: both sums over the buffer in slot order."""
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    buf = np.zeros(window)
+    for i in range(n):
+        tp = (high[i] + low[i] + close[i]) / 3
+        buf[i % window] = tp
+        if i < window - 1:
+            continue
+        avg = 0.0
+        for v in buf:
+            avg += v
+        avg /= window
+        mad = 0.0
+        for v in buf:
+            mad += abs(v - avg)
+        d = tp - avg
+        tol = ta.REL_FLAT * abs(avg)
+        out[i] = d / (0.015 * (mad / window)) if abs(d) > tol and mad > tol * window else 0.0
+    return out
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 14, 40])
+@pytest.mark.parametrize("n", [0, 1, 13, 14, 15, 41, 300])
+def test_cci_two_chain_loop_is_bit_identical_to_one_window_at_a_time(window, n):
+    # the kernel interleaves bar i's deviation sum with bar i+1's price sum; every sum
+    # must keep the slot order, so the output equals the plain loop to the last bit
+    h, lo, c = H[:n].copy(), L[:n].copy(), np.round(C[:n], 1)  # ties, flat stretches
+    if n > 40:
+        c[20:32] = c[20]
+        h[35] = np.nan
+    ref = _cci_one_window_at_a_time(h, lo, c, window)
+    assert ta.cci_nb(h, lo, c, window).tobytes() == ref.tobytes()
