@@ -701,7 +701,7 @@ def natr_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window
     return out, first
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _dm_add_nb(pdm: float, mdm: float, diff_p: float, diff_m: float) -> tuple[float, float]:
     """Add a bar's directional movement to ``(+DM, -DM)``: the larger positive move only."""
     if diff_m > 0 and diff_p < diff_m:
@@ -711,7 +711,7 @@ def _dm_add_nb(pdm: float, mdm: float, diff_p: float, diff_m: float) -> tuple[fl
     return pdm, mdm
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _adx_dx_nb(
     pdm: float, mdm: float, tr_s: float, diff_p: float, diff_m: float, tr: float, window: int
 ) -> tuple[float, float, float, float]:
@@ -730,7 +730,7 @@ def _adx_dx_nb(
     return pdm, mdm, tr_s, dx
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _adx_average_nb(
     m: int, window: int, dx: float, sum_dx: float, adx: float
 ) -> tuple[float, float, float]:
