@@ -38,7 +38,7 @@ class WeightLimiter:
         window_s: float = 60.0,
         *,
         backoff_s: float = 0.5,
-        max_backoff_s: float = 5.0,
+        max_backoff_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
