@@ -591,6 +591,20 @@ def mfi_nb(
 # volatility and trend strength
 
 
+@njit(cache=True, nogil=True)
+def _first_nonfinite_nb(first: int, i: int, h: float, lo: float, c: float) -> int:
+    """Return ``i`` if ``first`` is unset (-1) and ``h``, ``lo`` or ``c`` is NaN or +-inf."""
+    d = (h - h) + (lo - lo) + (c - c)  # 0 when all three are finite, else NaN
+    return i if first < 0 and d != d else first
+
+
+@njit(cache=True, nogil=True)
+def _natr_value_nb(atr: float, c: float) -> float:
+    """Return NATR from ATR: ``100 atr / c``, 0 where ``c`` is 0 (NaN stays NaN)."""
+    q = (atr / (c if c != 0.0 else 1.0)) * 100.0  # selects only: no division by 0
+    return q if c != 0.0 else 0.0
+
+
 @njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def atr_init_nb() -> tuple[int, float, float]:
     """Return the initial state ``(count, prev_close, atr)`` of ATR."""
@@ -656,9 +670,7 @@ def natr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -
     state = atr_init_nb()
     for i in range(n):
         state, atr = atr_step_nb(state, high[i], low[i], close[i], window)
-        c = close[i]
-        q = (atr / (c if c != 0.0 else 1.0)) * 100.0  # NaN in the warm-up; selects only
-        out[i] = q if c != 0.0 else 0.0
+        out[i] = _natr_value_nb(atr, close[i])  # NaN in the warm-up
     return out
 
 
@@ -676,9 +688,7 @@ def atr_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window:
     first = -1
     for i in range(n):
         h, lo, c = high[i], low[i], close[i]
-        d = (h - h) + (lo - lo) + (c - c)  # 0 when all three are finite, else NaN
-        if first < 0 and d != d:
-            first = i
+        first = _first_nonfinite_nb(first, i, h, lo, c)
         state, out[i] = atr_step_nb(state, h, lo, c, window)
     return out, first
 
@@ -692,12 +702,9 @@ def natr_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window
     first = -1
     for i in range(n):
         h, lo, c = high[i], low[i], close[i]
-        d = (h - h) + (lo - lo) + (c - c)
-        if first < 0 and d != d:
-            first = i
+        first = _first_nonfinite_nb(first, i, h, lo, c)
         state, atr = atr_step_nb(state, h, lo, c, window)
-        q = (atr / (c if c != 0.0 else 1.0)) * 100.0
-        out[i] = q if c != 0.0 else 0.0
+        out[i] = _natr_value_nb(atr, c)
     return out, first
 
 
@@ -832,17 +839,13 @@ def adx_checked_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window:
     ph = high[0]
     pl = low[0]
     pc = close[0]
-    d = (ph - ph) + (pl - pl) + (pc - pc)
-    if d != d:
-        first = 0
+    first = _first_nonfinite_nb(first, 0, ph, pl, pc)
     out[0] = np.nan
     for i in range(1, n):  # i is the number of this change (m of adx_step_nb)
         h = high[i]
         lo = low[i]
         c = close[i]
-        d = (h - h) + (lo - lo) + (c - c)
-        if first < 0 and d != d:
-            first = i
+        first = _first_nonfinite_nb(first, i, h, lo, c)
         diff_p = h - ph
         diff_m = pl - lo
         tr = true_range_nb(h, lo, pc)
