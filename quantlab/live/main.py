@@ -7,12 +7,14 @@ command as a separate process.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from quantlab.backtest.costs import Costs
 from quantlab.data.intervals import interval_seconds
-from quantlab.errors import ConfigError
+from quantlab.errors import ConfigError, VenueUnavailable
 from quantlab.execution.backend import ExecutionBackend
 from quantlab.live.alerts import Alerter
 from quantlab.live.feed import Feed, make_feed
@@ -24,6 +26,9 @@ from quantlab.live.safety import HYPERLIQUID_URLS, Secret, check_mode, load_key
 from quantlab.live.strategy_source import load_runner_strategy
 
 __all__ = ["make_backend_for", "run_process"]
+
+#: Tries to build the venue client at start (5 s apart) before giving up.
+START_ATTEMPTS = 24
 
 
 def make_backend_for(
@@ -107,10 +112,20 @@ def run_process(
         cfg_fields["init_cash"] = init_cash
     config = RunnerConfig(**cfg_fields)
     cost_model = config.costs or Costs.hyperliquid()
-    backend = make_backend_for(
-        mode, costs=cost_model, init_cash=config.init_cash, interval=interval,
-        exchange_url=exchange_url, key=key,
-    )  # fmt: skip
+    backend = None
+    for attempt in range(START_ATTEMPTS):  # a venue saying "429, later" is not a reason to die
+        try:
+            backend = make_backend_for(
+                mode, costs=cost_model, init_cash=config.init_cash, interval=interval,
+                exchange_url=exchange_url, key=key,
+            )  # fmt: skip
+            break
+        except VenueUnavailable as exc:
+            if attempt == START_ATTEMPTS - 1:
+                raise
+            print(f"quantlab.live: venue unavailable at start ({exc}); retrying in 5 s",
+                  file=sys.stderr)  # fmt: skip
+            time.sleep(5.0)
     feed_kind = feed or ("synthetic" if mode == "paper" and not exchange_url else "candles")
     bar_feed: Feed = make_feed(feed_kind, symbol, interval, exchange_url=exchange_url,
                                data=data, seed=seed, speed=speed, start=start, end=end)  # fmt: skip
