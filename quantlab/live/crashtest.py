@@ -39,6 +39,10 @@ from quantlab.live.reconcile import journal_position
 __all__ = ["DEFAULT_FAULTS", "crash_test"]
 
 #: Probabilities per eligible request (seeded by the exchange).
+#: How long the last runner may take to stop after SIGTERM: its final reconciliation may
+#: wait for the venue's one-minute request-weight window, which the restarts before it spent.
+SIGTERM_GRACE_S = 180.0
+
 DEFAULT_FAULTS = (
     "429:0.02,5xx:0.02,5xx_after:0.02,timeout_before:0.02,timeout_after:0.02,partial:0.05"
 )
@@ -137,7 +141,9 @@ def crash_test(
                 _freeze_clock(sim)  # nothing may fill after its last reconciliation
                 time.sleep(0.5)
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=60)
+                # a clean stop reconciles once more; when the runners before it spent the
+                # venue's request-weight window, that waits for the window (up to a minute)
+                proc.wait(timeout=SIGTERM_GRACE_S)
                 break
             time.sleep(rng.uniform(min_run_s, max_run_s))
             killed_running += proc.poll() is None
