@@ -18,7 +18,6 @@ sorted, no whitespace, UTF-8, no NaN): the same configuration always hashes the 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import sys
@@ -26,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from quantlab._plain import json_safe, text_sha256
 from quantlab.backtest.costs import Costs, make_costs
 from quantlab.backtest.engine import PreparedBars, run
 from quantlab.backtest.overfitting import deflated_sharpe, pbo
@@ -100,21 +99,6 @@ _GATES = (
     ("stress", "stress_total_return", "min_stress_return", ">"),
     ("max_drawdown", "oos_max_drawdown", "max_drawdown", "<="),
 )
-
-
-def _json_value(x: Any) -> Any:
-    """Return a JSON-safe plain value (NaN/inf -> None, numpy scalars -> Python)."""
-    if isinstance(x, Mapping):
-        return {str(k): _json_value(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_json_value(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, pd.Timestamp):
-        return x.isoformat()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def evaluate_gates(
@@ -190,13 +174,9 @@ def canonical_json(obj: Any) -> str:
         raise ConfigError(f"configuration holds a value JSON cannot encode: {exc}") from None
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def strategy_hash(strategy: StrategyBase | Mapping[str, Any] | str | Path) -> str:
     """Return the SHA-256 (hex) of the canonical JSON of the strategy's full configuration."""
-    return _sha256(canonical_json(strategy_config(strategy)))
+    return text_sha256(canonical_json(strategy_config(strategy)))
 
 
 def _version() -> str:
@@ -206,7 +186,7 @@ def _version() -> str:
 
 def _content_hash(doc: Mapping[str, Any]) -> str:
     body = {k: v for k, v in doc.items() if k != "content_hash"}
-    return _sha256(canonical_json(body))
+    return text_sha256(canonical_json(body))
 
 
 def _data_info(data: Mapping[str, Any] | pd.DataFrame | PreparedBars | None) -> dict[str, Any]:
@@ -217,7 +197,7 @@ def _data_info(data: Mapping[str, Any] | pd.DataFrame | PreparedBars | None) -> 
     if isinstance(data, pd.DataFrame):
         idx = data.index
         return {"start": idx[0].isoformat(), "end": idx[-1].isoformat(), "n_bars": len(idx)}
-    return _json_value(dict(data))
+    return json_safe(dict(data))
 
 
 def _interval_name(seconds: float) -> str:
@@ -331,9 +311,9 @@ def make_verdict(
         "schema": SCHEMA,
         "created_at": when.astimezone(_dt.UTC).isoformat(),
         "strategy": config,
-        "strategy_hash": _sha256(canonical_json(config)),
+        "strategy_hash": text_sha256(canonical_json(config)),
         "data": _data_info(data),
-        "metrics": _json_value(dict(metrics)),
+        "metrics": json_safe(dict(metrics)),
         "gate_config": cfg.model_dump(mode="json"),
         "gates": gate_list,
         "passed": passed,
@@ -342,7 +322,7 @@ def make_verdict(
         "quantlab_version": _version(),
         "git_commit": commit,
         "git_dirty": dirty,
-        "extra": _json_value(dict(extra or {})),
+        "extra": json_safe(dict(extra or {})),
     }
     canonical_json(doc)  # refuse anything JSON cannot hold, before hashing
     doc["content_hash"] = _content_hash(doc)
@@ -409,7 +389,7 @@ def read_verdict(
             raise DataError(f"verdict {p}: missing field {key!r}")
     if doc["schema"] != SCHEMA:
         raise DataError(f"verdict {p}: schema {doc['schema']!r} is not {SCHEMA!r}")
-    stored = _sha256(canonical_json(doc["strategy"]))
+    stored = text_sha256(canonical_json(doc["strategy"]))
     if stored != doc["strategy_hash"]:
         raise DataError(
             f"verdict {p}: strategy_hash {doc['strategy_hash']!r} does not match the stored "
@@ -573,21 +553,20 @@ def run_validation(
         }
     )
     info = {**_data_info(df), "interval": interval or _interval_name(full.bar_seconds)}
-    info.update(_json_value(dict(data or {})))
+    info.update(json_safe(dict(data or {})))
     folds = wf.folds.reset_index()
     extra = {
         "walk_forward": {
             "metric": wf.metric,
             "folds": [
-                {k: _json_value(v) for k, v in row.items()}
-                for row in folds.to_dict(orient="records")
+                {k: json_safe(v) for k, v in row.items()} for row in folds.to_dict(orient="records")
             ],
         },
         "stress": {
-            str(m): {k: _json_value(v) for k, v in row.items()}
+            str(m): {k: json_safe(v) for k, v in row.items()}
             for m, row in wf.stress[["total_return", "sharpe", "fees_paid"]].iterrows()
         },
-        "costs": _json_value(make_costs(costs).model_dump(mode="json")),
-        "grid": _json_value({k: list(v) for k, v in (grid or {}).items()}),
+        "costs": json_safe(make_costs(costs).model_dump(mode="json")),
+        "grid": json_safe({k: list(v) for k, v in (grid or {}).items()}),
     }
     return make_verdict(s, metrics, data=info, gates=cfg, extra=extra)

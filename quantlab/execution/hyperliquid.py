@@ -54,6 +54,7 @@ from quantlab.execution.model import (
     Side,
     TimeInForce,
     TriggerKind,
+    check_bracket,
 )
 from quantlab.execution.ratelimit import WeightLimiter, nonce_source
 from quantlab.execution.venue import MIN_NOTIONAL, round_price, round_size
@@ -442,18 +443,7 @@ class HyperliquidBackend(ExecutionBackend):
             order_wires_to_order_action,
         )
 
-        for child in protective:
-            ok = (
-                child.order_type is OrderType.TRIGGER
-                and child.reduce_only
-                and child.symbol == entry.symbol
-                and child.side is not entry.side
-            )
-            if not ok:
-                raise ConfigError(
-                    f"submit_bracket: {child.client_order_id} must be a reduce-only trigger "
-                    f"order of {entry.symbol} on the side opposite the entry"
-                )
+        check_bracket(entry, protective)
         intents = [entry, *protective]
         wired = [self._wire(i) for i in intents]
         if self.lookup_before_send or entry.client_order_id in self._known:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "Side",
     "TimeInForce",
     "TriggerKind",
+    "check_bracket",
     "make_client_order_id",
     "stop_market",
     "to_ms",
@@ -503,3 +505,25 @@ def stop_market(
         decision_bar=decision_bar,
         reason=reason,
     )
+
+
+def check_bracket(entry: OrderIntent, protective: Sequence[OrderIntent]) -> None:
+    """Refuse protective children that are not reduce-only triggers against ``entry``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the child's client order id and the rule it broke.
+    """
+    for child in protective:
+        ok = (
+            child.order_type is OrderType.TRIGGER
+            and child.reduce_only
+            and child.symbol == entry.symbol
+            and child.side is not entry.side
+        )
+        if not ok:
+            raise ConfigError(
+                f"submit_bracket: {child.client_order_id} must be a reduce-only trigger "
+                f"order of {entry.symbol} on the side opposite the entry"
+            )

@@ -46,6 +46,7 @@ from quantlab.execution.model import (
     Side,
     TimeInForce,
     TriggerKind,
+    check_bracket,
 )
 from quantlab.execution.slippage import SlippageEstimator
 from quantlab.kernels.risk import liquidation_price_nb, stop_fill_price_nb, target_fill_price_nb
@@ -305,18 +306,7 @@ class PaperBackend(ExecutionBackend):
         that is cancelled unfilled. With ``fill="next_open"`` an entry filling at the open
         arms its triggers for the rest of that bar.
         """
-        for child in protective:
-            ok = (
-                child.order_type is OrderType.TRIGGER
-                and child.reduce_only
-                and child.symbol == entry.symbol
-                and child.side is not entry.side
-            )
-            if not ok:
-                raise ConfigError(
-                    f"submit_bracket: {child.client_order_id} must be a reduce-only trigger "
-                    f"order of {entry.symbol} on the side opposite the entry"
-                )
+        check_bracket(entry, protective)
         with self._lock:
             if entry.client_order_id in self._books:
                 return [self._books[entry.client_order_id].order] + [
