@@ -2,7 +2,9 @@
 
 - :class:`WeightLimiter` keeps the requests of the last ``window_s`` seconds under the
   venue's budget (Hyperliquid: 1200 weight per minute per IP) and backs off exponentially
-  after a 429.
+  after a 429. Once :meth:`WeightLimiter.stop_waiting_after` sets a deadline (a runner
+  that was asked to stop), a wait that would end after it raises
+  :class:`~quantlab.errors.VenueUnavailable` instead: the request is not sent.
 - :class:`NonceSource` hands out strictly increasing millisecond nonces per signer, so two
   actions signed within one millisecond never share a nonce.
 """
@@ -13,6 +15,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from quantlab.errors import VenueUnavailable
 
 __all__ = ["NonceSource", "WeightLimiter", "nonce_source"]
 
@@ -30,6 +34,9 @@ class WeightLimiter:
         First back-off after a 429; doubles per consecutive 429, up to ``max_backoff_s``.
     clock, sleep : callables
         Injected for tests (``time.monotonic`` and ``time.sleep``).
+    slice_s : float
+        Longest single sleep: a deadline set meanwhile (e.g. from a signal handler) is
+        seen within this time.
     """
 
     def __init__(
@@ -41,6 +48,7 @@ class WeightLimiter:
         max_backoff_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        slice_s: float = 0.25,
     ) -> None:
         self.capacity = int(capacity)
         self.window_s = float(window_s)
@@ -52,6 +60,30 @@ class WeightLimiter:
         self._spent: deque[tuple[float, int]] = deque()
         self._strikes = 0
         self.waited_s = 0.0
+        self.slice_s = float(slice_s)
+        self.deadline: float | None = None
+
+    def stop_waiting_after(self, seconds: float | None) -> None:
+        """Refuse from now on any wait that would end more than ``seconds`` from now.
+
+        A refused wait raises :class:`~quantlab.errors.VenueUnavailable` before its request
+        is sent, so the caller knows nothing reached the venue. ``None`` lifts the deadline.
+        """
+        self.deadline = None if seconds is None else self._clock() + float(seconds)
+
+    def _wait(self, seconds: float, why: str) -> None:
+        """Sleep ``seconds`` in slices, unless the deadline comes first."""
+        end = self._clock() + seconds
+        while True:
+            deadline = self.deadline
+            if deadline is not None and end > deadline:
+                raise VenueUnavailable(
+                    f"rate limit: {why} would wait past the stop deadline; request not sent"
+                )
+            left = end - self._clock()
+            if left <= 0.0:
+                return
+            self._sleep(min(left, self.slice_s))
 
     def used(self) -> int:
         """Return the weight spent in the current window."""
@@ -76,16 +108,16 @@ class WeightLimiter:
                     self._spent.append((now, weight))
                     return
                 wait = self.window_s - (now - self._spent[0][0])
+            self._wait(max(wait, 0.001), f"a weight of {weight} in a full window")
             self.waited_s += max(wait, 0.0)
-            self._sleep(max(wait, 0.001))
 
     def backoff(self) -> float:
         """Sleep after a 429 (exponential in consecutive 429s); return the seconds slept."""
         with self._lock:
             delay = min(self.backoff_s * (2**self._strikes), self.max_backoff_s)
             self._strikes += 1
+        self._wait(delay, "the back-off after a 429")
         self.waited_s += delay
-        self._sleep(delay)
         return delay
 
     def success(self) -> None:

@@ -3,8 +3,10 @@
 :func:`crash_test` starts the local Hyperliquid exchange (faults on: 429s, 5xx before and
 after applying, timeouts before and after, partial fills), then ``kills`` times: starts
 ``quantlab live run --mode sim`` as a process, lets it run a random time, and kills it with
-SIGKILL (no clean-up of any kind). A last runner then runs a few bars and stops cleanly.
-Measured against the exchange's own books:
+SIGKILL (no clean-up of any kind). A last runner then runs a few bars, at least until
+the journal holds an order intent (so a slow machine, where every killed runner was still
+starting, cannot make the run vacuous), and stops cleanly. Measured against the
+exchange's own books:
 
 - **duplicates**: client order ids the exchange holds more than one order for;
 - **orphans**: the exchange position the journal cannot account for (by the journal's own
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,20 @@ def _wait_heartbeat(journal: Path, proc: subprocess.Popen, timeout: float) -> bo
     return False
 
 
+def _wait_for_intent(journal: Path, proc: subprocess.Popen, least: float, most: float) -> None:
+    """Sleep ``least`` seconds, then until the journal holds an intent (``most`` in all)."""
+    t0 = time.monotonic()
+    time.sleep(least)
+    while time.monotonic() - t0 < most and proc.poll() is None:
+        try:
+            with Journal(journal, readonly=True) as j:
+                if j.intents():
+                    return
+        except Exception:  # the runner may be writing: read again
+            pass
+        time.sleep(0.25)
+
+
 def crash_test(
     kills: int = 100,
     *,
@@ -82,6 +99,7 @@ def crash_test(
     min_run_s: float = 0.0,
     max_run_s: float = 4.0,
     final_s: float = 8.0,
+    final_max_s: float = 120.0,
     workdir: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -100,8 +118,9 @@ def crash_test(
     min_run_s, max_run_s : float
         A runner lives ``U(min_run_s, max_run_s)`` seconds after its first heartbeat
         (0: killed while starting or reconciling).
-    final_s : float
-        How long the last, cleanly stopped runner runs.
+    final_s, final_max_s : float
+        The last, cleanly stopped runner runs at least ``final_s`` seconds and then until
+        the journal holds an intent, at most ``final_max_s`` seconds.
     """
     from eth_account import Account
 
@@ -119,7 +138,8 @@ def crash_test(
     env = {**os.environ, "QUANTLAB_HL_KEY": acct.key.hex()}
     env.pop("QUANTLAB_DISCORD_WEBHOOK", None)
     env.pop("QUANTLAB_TELEGRAM_WEBHOOK", None)
-    options = {"reconcile_every_s": 2.0, "dead_man_s": 30 * 3600.0, "max_history": 500}
+    options = {"reconcile_every_s": 2.0, "dead_man_s": 30 * 3600.0, "max_history": 500,
+               "stop_grace_s": SIGTERM_GRACE_S - 15.0}  # the final reconcile must finish
     spec = tmp / "runner.json"
     spec.write_text(json.dumps({
         "strategy": str(strategy), "mode": "sim", "exchange_url": sim.url,
@@ -137,7 +157,7 @@ def crash_test(
             up = _wait_heartbeat(journal_path, proc, 60.0)
             started += up
             if k == kills:  # the last one runs a while and stops cleanly
-                time.sleep(final_s)
+                _wait_for_intent(journal_path, proc, final_s, final_max_s)
                 _freeze_clock(sim)  # nothing may fill after its last reconciliation
                 time.sleep(0.5)
                 proc.send_signal(signal.SIGTERM)
@@ -202,6 +222,7 @@ def _measure(sim: Any, acct: Any, backend: Any, journal_path: Path) -> dict[str,
         orphan_events = len(j.events("orphan"))
         n_bars = len(j.frame("decisions"))
         engine_syncs = [e for e in j.events("engine_sync") if e["level"] == "warning"]
+        event_kinds = Counter(e["kind"] for e in j.events())
     efills = {str(f.tid) for f in backend.fills() if f.symbol == "BTC"}
     position = backend.position("BTC")
     open_ids = {o.client_order_id for o in backend.open_orders("BTC")}
@@ -233,4 +254,5 @@ def _measure(sim: Any, acct: Any, backend: Any, journal_path: Path) -> dict[str,
         "exchange_position": position,
         "journal_position": owned,
         "engine_resyncs": len(engine_syncs),
+        "events": dict(event_kinds),
     }

@@ -103,6 +103,10 @@ class RunnerConfig(FrozenConfig):
         backtest's limit does) or stays until cleared.
     max_history : int, optional
         Bars kept for the strategy's inputs (None: all).
+    stop_grace_s : float
+        Once asked to stop, the runner waits for the venue's rate limit at most this long
+        (the final reconciliation included); a request that would wait longer is not sent
+        and the next start reconciles instead.
     """
 
     symbol: str = "BTC"
@@ -122,6 +126,7 @@ class RunnerConfig(FrozenConfig):
     reentry_cooldown_s: float = Field(60.0, ge=0.0)
     daily_loss_action: Literal["day", "sticky"] = "day"
     max_history: int | None = Field(5000, ge=10)
+    stop_grace_s: float = Field(20.0, ge=0.0)
 
 
 class Runner:
@@ -296,9 +301,16 @@ class Runner:
 
     # ------------------------------------------------------------------- loop
     def request_stop(self, reason: str = "requested") -> None:
-        """Ask the loop to stop after the current step."""
+        """Ask the loop to stop after the current step (rate-limit waits end by the grace)."""
         self._stopping = True
         self._stop_reason = reason
+        self._rate_limit_deadline(self.config.stop_grace_s)
+
+    def _rate_limit_deadline(self, seconds: float | None) -> None:
+        """Bound the backend's rate-limit waits to ``seconds`` from now (None: unbounded)."""
+        limiter = getattr(self.backend, "limiter", None)
+        if limiter is not None and hasattr(limiter, "stop_waiting_after"):
+            limiter.stop_waiting_after(seconds)
 
     def install_signal_handlers(self) -> None:
         """Stop cleanly on SIGTERM and SIGINT."""
@@ -352,19 +364,22 @@ class Runner:
     def shutdown(self) -> None:
         """Stop: disarm the dead man's switch (the exchange stops stay), journal it."""
         self.phase = "stopped"
-        if self._last_bar is not None:
-            self.reconcile_now()  # the final, exchange-confirmed position
-        try:
+        try:  # first, so the exchange-side stops outlive this process
             if self.config.dead_man_s > 0:
                 self.backend.schedule_cancel(None)
         except ExecutionError as exc:
             self._log("error", f"schedule_cancel(None) failed: {exc}", level="warning")
+        if self._last_bar is not None and not self.reconcile_now():
+            # the final, exchange-confirmed position could not be read within the grace
+            self._log("stop", "final reconciliation not done; the next start reconciles",
+                      level="warning")  # fmt: skip
         self._log("stop", f"runner stopped ({self._stop_reason or 'normally'})")
         self.journal.set_meta("stopped", json.dumps({"time_ms": now_ms(), "reason":
                                                      self._stop_reason}))  # fmt: skip
         self._heartbeat(force=True)
         self._alert("runner", f"stopped ({self._stop_reason or 'normally'})")
         self.alerter.close()
+        self._rate_limit_deadline(None)  # the limiter may be shared with other clients
 
     # --------------------------------------------------------------- heartbeat
     def _heartbeat(self, force: bool = False) -> None:
@@ -699,7 +714,8 @@ class Runner:
                 entry_ok = False
         if entry_ok:
             side = "buy" if plan.entry_size > 0 else "sell"
-            if self._order("entry", bar_ms, side, abs(plan.entry_size), "market", reason="signal"):
+            if self._order("entry", bar_ms, side, abs(plan.entry_size), "market", reason="signal",
+                           impact_size=plan.entry_impact_size):  # fmt: skip
                 self._protect(bar_ms, plan.entry_size, plan.stop, plan.take_profit)
         elif not sent_exit and self.engine.state[_bt.S_QTY] != 0.0:
             qty = float(self.engine.state[_bt.S_QTY])
@@ -819,8 +835,13 @@ class Runner:
         trigger_px: float | None = None,
         reduce_only: bool = False,
         reason: str = "",
+        impact_size: float = math.nan,
     ) -> bool:
-        """Journal an intent, then send it; return True when it is (or was) on the venue."""
+        """Journal an intent, then send it; return True when it is (or was) on the venue.
+
+        ``impact_size``: an entry's size before costs, on which the paper backend measures
+        its market impact as the engine does (NaN: the order's size).
+        """
         cloid = client_order_id(self.hash, self.symbol, bar_ms, action)
         row = {
             "client_order_id": cloid,
@@ -835,6 +856,7 @@ class Runner:
             "reduce_only": reduce_only,
             "tif": "Gtc",
             "reason": reason,
+            "impact_size": None if math.isnan(impact_size) else float(impact_size),
         }
         if reduce_only:
             # over-size by a hair: the venue clips a reduce-only order to the position, so
@@ -870,6 +892,7 @@ class Runner:
             client_order_id=row["client_order_id"],
             decision_bar=int(row["bar_ms"]),
             reason=f"{row['action']}:{row['reason']}",
+            impact_size=row.get("impact_size"),
         )
 
     def _submit(self, row: dict[str, Any]) -> bool:

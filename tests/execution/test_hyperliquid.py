@@ -9,7 +9,7 @@ import threading
 import pytest
 from eth_account import Account
 
-from quantlab.errors import ConfigError, OrderRejected
+from quantlab.errors import ConfigError, OrderRejected, VenueUnavailable
 from quantlab.execution import sim
 from quantlab.execution.hyperliquid import MAINNET_URL, HyperliquidBackend, clear_meta_cache
 from quantlab.execution.keys import load_wallet
@@ -119,13 +119,48 @@ def test_weight_limiter_paces_requests():
         lim.acquire(20)
     assert slept == [] and lim.used() == 100
     lim.acquire(20)
-    assert slept == [60.0] and lim.used() == 20
-    lim.backoff()
-    lim.backoff()
-    assert slept[-2:] == [0.5, 1.0]
+    # the window's 60 s, slept in slices of at most 0.25 s (a deadline is seen in time)
+    assert sum(slept) == 60.0 and max(slept) == 0.25 and lim.used() == 20
+    del slept[:]
+    assert lim.backoff() == 0.5 and sum(slept) == 0.5
+    assert lim.backoff() == 1.0 and sum(slept) == 1.5
     lim.success()
-    lim.backoff()
-    assert slept[-1] == 0.5
+    assert lim.backoff() == 0.5 and lim.waited_s == 62.0
+
+
+def test_weight_limiter_refuses_a_wait_past_its_deadline():
+    now = [0.0]
+
+    def sleep(s):
+        now[0] += s
+
+    lim = WeightLimiter(capacity=100, window_s=60, clock=lambda: now[0], sleep=sleep)
+    lim.acquire(100)
+    lim.stop_waiting_after(10.0)
+    with pytest.raises(VenueUnavailable, match="stop deadline; request not sent"):
+        lim.acquire(20)  # the window frees in 60 s: past the deadline, nothing is spent
+    assert now[0] == 0.0 and lim.used() == 100
+    assert lim.backoff() == 0.5  # a short back-off still fits
+    lim.stop_waiting_after(None)
+    lim.acquire(20)
+    assert now[0] == 60.0
+
+
+def test_a_deadline_set_during_a_wait_ends_it():
+    # a signal handler asks for a stop while the limiter sleeps: the wait ends within a slice
+    now = [0.0]
+    lim = WeightLimiter(capacity=100, window_s=60, clock=lambda: now[0])
+
+    def sleep(s):
+        now[0] += s
+        if now[0] >= 5.0 and lim.deadline is None:
+            lim.stop_waiting_after(2.0)
+
+    lim._sleep = sleep
+    lim.acquire(100)
+    with pytest.raises(VenueUnavailable):
+        lim.acquire(1)
+    assert now[0] == 5.0
 
 
 def test_venue_rules_before_sending(exchange):

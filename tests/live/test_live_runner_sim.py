@@ -252,3 +252,25 @@ def test_history_on_first_poll_is_warm_up_only(venue, tmp_path):
     assert j.events("warmup")
     bars(venue, runner, 3)
     assert len(j.frame("decisions")) == 4
+
+
+def test_a_stop_does_not_wait_out_a_spent_rate_limit_window(venue, tmp_path):
+    # the venue's one-minute weight window is spent (e.g. by the runs before a restart):
+    # a runner asked to stop gives up waiting after its grace, sends nothing more, and says
+    # that the next start reconciles
+    import time
+
+    runner = make_runner(venue, tmp_path / "j.sqlite", stop_grace_s=0.5)
+    runner.backend.limiter = WeightLimiter(capacity=100, window_s=60.0)
+    bars(venue, runner, 3)
+    runner.backend.limiter.acquire(100)  # the window is full for the next 60 s
+    sim, _ = venue
+    n = sim.n_requests
+    runner.request_stop("test")
+    t0 = time.monotonic()
+    runner.shutdown()
+    assert time.monotonic() - t0 < 5.0
+    assert sim.n_requests == n  # nothing was sent after the window filled
+    messages = [e["message"] for e in runner.journal.events("stop")]
+    assert "final reconciliation not done; the next start reconciles" in messages
+    assert runner.backend.limiter.deadline is None  # lifted for other clients of the URL
