@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from quantlab._process import pid_alive
 from quantlab.errors import ConfigError, ExecutionError
 from quantlab.live.journal import Journal, now_ms
 from quantlab.live.logs import read_logs
@@ -56,22 +57,6 @@ def run_paths(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     }
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
@@ -89,7 +74,7 @@ def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """
     p = run_paths(run_dir)
     pid = _read_pid(p["pid"])
-    out: dict[str, Any] = {"run_dir": str(p["run_dir"]), "pid": pid, "alive": _pid_alive(pid)}
+    out: dict[str, Any] = {"run_dir": str(p["run_dir"]), "pid": pid, "alive": pid_alive(pid)}
     if not p["journal"].is_file():
         out["phase"] = "not started"
         return out
@@ -165,7 +150,7 @@ class RunnerHandle:
         """Return True while the runner process runs."""
         if self.process is not None:
             return self.process.poll() is None
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
     def status(self) -> dict[str, Any]:
         """Return the status dict of :func:`read_status`."""
@@ -247,7 +232,7 @@ class RunnerHandle:
         if self.wait(min(timeout, 5.0)):
             return True
         pid = self.pid
-        if pid and _pid_alive(pid):
+        if pid and pid_alive(pid):
             os.kill(pid, signal.SIGTERM)
         return self.wait(timeout)
 

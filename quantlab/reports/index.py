@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import socket
 from pathlib import Path
 from typing import Any
 
+from quantlab._process import pid_alive
 from quantlab._typing import PathLikeStr
 
 METADATA_FILE = "run_metadata.json"
@@ -46,13 +46,7 @@ def _alive(run: dict[str, Any]) -> bool:
     pid = run.get("pid")
     if not isinstance(pid, int) or run.get("host") != socket.gethostname():
         return True  # another machine's run: cannot tell
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def _notebook_cell(run: dict[str, Any], nb: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ LAYERS: list[tuple[str, ...]] = [
         "quantlab._typing",
         "quantlab._lazy",
         "quantlab._plain",
+        "quantlab._process",
         "quantlab.errors",
         "quantlab.config",
         "quantlab.registry",
