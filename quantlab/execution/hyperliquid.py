@@ -56,7 +56,12 @@ from quantlab.execution.model import (
     TriggerKind,
     check_bracket,
 )
-from quantlab.execution.ratelimit import WeightLimiter, nonce_source
+from quantlab.execution.ratelimit import (
+    WeightLimiter,
+    exchange_weight,
+    info_weight,
+    nonce_source,
+)
 from quantlab.execution.venue import MIN_NOTIONAL, round_price, round_size
 
 __all__ = ["MAINNET_URL", "TESTNET_URL", "HyperliquidBackend", "clear_meta_cache"]
@@ -68,7 +73,6 @@ TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
 
 _META: dict[str, tuple[dict, dict]] = {}
 _META_LOCK = threading.Lock()
-_LIGHT_INFO = {"allMids", "clearinghouseState", "orderStatus", "l2Book"}
 
 _STATUS = {
     "open": OrderStatus.OPEN,
@@ -266,7 +270,7 @@ class HyperliquidBackend(ExecutionBackend):
 
     def _info(self, payload: dict[str, Any]) -> Any:
         """Read ``/info`` (safe to repeat): retry 429s, 5xx and timeouts, then give up."""
-        weight = 2 if payload.get("type") in _LIGHT_INFO else 20
+        weight = info_weight(payload.get("type"))
         last = ""
         for attempt in range(self.lookup_attempts):
             try:
@@ -298,7 +302,7 @@ class HyperliquidBackend(ExecutionBackend):
                        "vaultAddress": None, "expiresAfter": expires_after}  # fmt: skip
             log.debug("hyperliquid: %s action, nonce %d", action.get("type"), nonce)
             try:
-                return self._post("/exchange", payload, 1 + n_orders // 40), expires_after
+                return self._post("/exchange", payload, exchange_weight(n_orders)), expires_after
             except _RateLimited:
                 self.limiter.backoff()
             except _Outcome as exc:

@@ -5,6 +5,10 @@
   after a 429. Once :meth:`WeightLimiter.stop_waiting_after` sets a deadline (a runner
   that was asked to stop), a wait that would end after it raises
   :class:`~quantlab.errors.VenueUnavailable` instead: the request is not sent.
+- :func:`info_weight` and :func:`exchange_weight` give a request's weight by the venue's
+  published table: an ``/exchange`` action weighs ``1 + floor(batch_length / 40)``, the
+  light ``/info`` requests (``allMids``, ``clearinghouseState``, ``orderStatus``,
+  ``l2Book``) 2 and the others 20.
 - :class:`NonceSource` hands out strictly increasing millisecond nonces per signer, so two
   actions signed within one millisecond never share a nonce.
 """
@@ -18,7 +22,27 @@ from collections.abc import Callable
 
 from quantlab.errors import VenueUnavailable
 
-__all__ = ["NonceSource", "WeightLimiter", "nonce_source"]
+__all__ = [
+    "LIGHT_INFO",
+    "NonceSource",
+    "WeightLimiter",
+    "exchange_weight",
+    "info_weight",
+    "nonce_source",
+]
+
+#: The ``/info`` request types that weigh 2 (every other one weighs 20).
+LIGHT_INFO = frozenset({"allMids", "clearinghouseState", "orderStatus", "l2Book"})
+
+
+def info_weight(kind: str | None) -> int:
+    """Return the weight of one ``/info`` request of type ``kind``."""
+    return 2 if kind in LIGHT_INFO else 20
+
+
+def exchange_weight(batch_length: int = 1) -> int:
+    """Return the weight of one ``/exchange`` action carrying ``batch_length`` orders."""
+    return 1 + int(batch_length) // 40
 
 
 class WeightLimiter:

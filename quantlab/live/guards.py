@@ -1,101 +1,21 @@
-"""Order guards: the venue's request-weight budget, an order-rate cap, re-entry cooldown.
+"""Order guards: an order-rate cap and a re-entry cooldown.
 
-Hyperliquid allows an aggregated weight of 1200 per minute per IP: an exchange action
-weighs ``1 + floor(batch_length / 40)``, the light info requests (``allMids``,
-``clearinghouseState``, ``orderStatus``, ``l2Book``) weigh 2 and most others 20.
-:class:`WeightBudget` keeps the runner inside that budget (a token bucket that refills
-continuously). :class:`OrderGuard` adds the two rules the seed systems lacked: at most
-``max_orders_per_minute`` orders per symbol and market-time minute (a runaway loop cannot
-send 63 orders in a second) and no new entry in the direction of a position stopped out less than
-``reentry_cooldown_s`` before (market time), on top of the engine's own cooldown.
+The venue's request-weight budget is kept by the backend itself (every request it sends
+is paced by :class:`~quantlab.execution.ratelimit.WeightLimiter`). :class:`OrderGuard`
+adds the two rules the seed systems lacked: at most ``max_orders_per_minute`` orders per
+symbol and market-time minute (a runaway loop cannot send 63 orders in a second) and no
+new entry in the direction of a position stopped out less than ``reentry_cooldown_s``
+before (market time), on top of the engine's own cooldown.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["INFO_WEIGHTS", "OrderGuard", "WeightBudget", "exchange_weight"]
-
-#: Weights of the ``/info`` requests a runner makes (Hyperliquid's published table).
-INFO_WEIGHTS: dict[str, int] = {
-    "allMids": 2,
-    "clearinghouseState": 2,
-    "orderStatus": 2,
-    "l2Book": 2,
-    "openOrders": 20,
-    "frontendOpenOrders": 20,
-    "userFills": 20,
-    "userFillsByTime": 20,
-    "candleSnapshot": 20,
-    "meta": 20,
-    "userRateLimit": 20,
-}
-
-
-def exchange_weight(batch_length: int = 1) -> int:
-    """Return the weight of one ``/exchange`` action carrying ``batch_length`` orders."""
-    return 1 + int(batch_length) // 40
-
-
-class WeightBudget:
-    """A token bucket of request weight (default 1200 per minute, Hyperliquid's IP limit).
-
-    Parameters
-    ----------
-    per_minute : float
-        Weight that refills each minute (and the bucket's capacity).
-    clock, sleep : callable
-        Time source and sleep (tests).
-    """
-
-    def __init__(
-        self,
-        per_minute: float = 1200.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.per_minute = float(per_minute)
-        self._tokens = self.per_minute
-        self._clock = clock
-        self._sleep = sleep
-        self._at = clock()
-        self._lock = threading.Lock()
-        self.waited_s = 0.0
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.per_minute, self._tokens + (now - self._at) * self.per_minute / 60)
-        self._at = now
-
-    def try_acquire(self, weight: float) -> bool:
-        """Take ``weight`` now if the budget holds it; return whether it was taken."""
-        with self._lock:
-            self._refill()
-            if self._tokens >= weight:
-                self._tokens -= weight
-                return True
-            return False
-
-    def acquire(self, weight: float, max_wait_s: float = 30.0) -> bool:
-        """Wait until ``weight`` is available (at most ``max_wait_s``); return whether taken."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                self._refill()
-                if self._tokens >= weight:
-                    self._tokens -= weight
-                    self.waited_s += waited
-                    return True
-                need = (weight - self._tokens) * 60.0 / self.per_minute
-            if waited + need > max_wait_s:
-                return False
-            self._sleep(need)
-            waited += need
+__all__ = ["OrderGuard"]
 
 
 class OrderGuard:

@@ -58,7 +58,7 @@ from quantlab.live.alerts import Alerter
 from quantlab.live.cloid import client_order_id
 from quantlab.live.decision import DecisionEngine, StepResult
 from quantlab.live.feed import Feed
-from quantlab.live.guards import OrderGuard, WeightBudget, exchange_weight
+from quantlab.live.guards import OrderGuard
 from quantlab.live.journal import Journal, now_ms
 from quantlab.live.reconcile import (
     OPEN_STATUSES,
@@ -182,7 +182,6 @@ class Runner:
             max_history=config.max_history,
         )
         self.guard = OrderGuard(config.max_orders_per_minute, config.reentry_cooldown_s)
-        self.budget = WeightBudget()
         self.reconciled = False
         self.last_report: ReconcileReport | None = None
         self._stopping = False
@@ -793,7 +792,6 @@ class Runner:
         if cloid.startswith("oid:"):
             return
         try:
-            self.budget.acquire(exchange_weight(1))
             ok = self.backend.cancel(self.symbol, cloid)
         except ExecutionError as exc:
             self._log("error", f"cancel {cloid} failed: {exc}", level="warning")
@@ -903,7 +901,6 @@ class Runner:
             self.journal.set_intent_status(cloid, "rejected", str(exc))
             self._log("reject", f"{row['action']} not sent: {exc}", level="warning")
             return False
-        self.budget.acquire(exchange_weight(1))
         try:
             order = self.backend.submit(intent)
         except OrderRejected as exc:

@@ -8,7 +8,8 @@ import stat
 import pytest
 
 from quantlab.errors import ConfigError
-from quantlab.live.guards import OrderGuard, WeightBudget, exchange_weight
+from quantlab.execution.ratelimit import exchange_weight, info_weight
+from quantlab.live.guards import OrderGuard
 from quantlab.live.safety import Secret, check_mode, load_key
 
 KEY = "0x" + "ab" * 32
@@ -30,18 +31,7 @@ def test_exchange_weight_is_the_venue_formula():
     assert exchange_weight(39) == 1
     assert exchange_weight(40) == 2
     assert exchange_weight(81) == 3
-
-
-def test_weight_budget_refills_at_its_rate():
-    clock = FakeClock()
-    b = WeightBudget(1200, clock=clock, sleep=clock.sleep)
-    assert b.try_acquire(1200)
-    assert not b.try_acquire(1)
-    clock.t += 1.0  # 20 weight per second
-    assert b.try_acquire(20) and not b.try_acquire(1)
-    assert b.acquire(40, max_wait_s=5.0)  # waits 2 s of the fake clock
-    assert clock.t == pytest.approx(3.0)
-    assert not b.acquire(10_000, max_wait_s=1.0)
+    assert info_weight("clearinghouseState") == 2 and info_weight("userFills") == 20
 
 
 def test_order_cap_per_market_minute():
