@@ -1,8 +1,10 @@
 """Every ``ql.`` name the README and the notebooks use works right after ``import quantlab``.
 
-Each name is resolved in its own fresh interpreter, so that no earlier import can make a
+Each name is resolved in its own fresh process, so that no earlier import can make a
 submodule attribute appear by accident (``ql.data.store.Store`` used to raise
-AttributeError until something else had imported ``quantlab.data.store``).
+AttributeError until something else had imported ``quantlab.data.store``). One interpreter
+imports ``quantlab`` and the third-party libraries (never a quantlab submodule), then forks
+a child per name: each child starts exactly where a fresh ``import quantlab`` leaves it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,21 +34,50 @@ def _leaves(names: list[str]) -> list[str]:
     return [n for n in names if not any(other.startswith(n + ".") for other in names)]
 
 
-def _resolve_in_fresh_process(name: str) -> str | None:
-    code = (
-        "import quantlab as ql\n"
-        "obj = ql\n"
-        f"for part in {name.split('.')!r}:\n"
-        "    obj = getattr(obj, part)\n"
-    )
+#: Run in one fresh interpreter: import quantlab, then heavy third-party libraries (which
+#: load no quantlab module), then fork one child per name; print {name: error} as JSON.
+_FORKING_RESOLVER = r"""
+import json, os, sys
+import quantlab as ql
+own = {m for m in sys.modules if m.startswith("quantlab")}
+import matplotlib
+matplotlib.use("Agg")
+import numpy, pandas, scipy.stats, numba, pydantic, yaml, pyarrow  # noqa: F401
+extra = {m for m in sys.modules if m.startswith("quantlab")} - own
+assert not extra, f"a third-party import loaded {sorted(extra)}"
+names = json.loads(sys.argv[1])
+out = {}
+for name in names:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            obj = ql
+            for part in name.split("."):
+                obj = getattr(obj, part)
+            msg = ""
+        except BaseException as exc:
+            msg = f"{type(exc).__name__}: {exc}" or "error"
+        os.write(w, msg.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        msg = fh.read().decode()
+    _, status = os.waitpid(pid, 0)
+    out[name] = msg or (None if status == 0 else f"child exit status {status}")
+print(json.dumps(out))
+"""
+
+
+def _resolve_in_fresh_processes(names: list[str]) -> dict[str, str | None]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
-    )
-    if proc.returncode == 0:
-        return None
-    lines = proc.stderr.strip().splitlines()
-    return lines[-1] if lines else f"exit {proc.returncode}"
+        [sys.executable, "-c", _FORKING_RESOLVER, json.dumps(names)],
+        capture_output=True, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_the_walk_finds_the_documented_names():
@@ -58,7 +88,13 @@ def test_the_walk_finds_the_documented_names():
 
 def test_every_documented_name_resolves_in_a_fresh_process():
     names = _leaves(documented_names())
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        errors = dict(zip(names, pool.map(_resolve_in_fresh_process, names), strict=True))
+    errors = _resolve_in_fresh_processes(names)
+    assert set(errors) == set(names)
     broken = {f"ql.{name}": error for name, error in errors.items() if error}
     assert not broken, broken
+
+
+def test_the_resolver_sees_a_missing_name():
+    errors = _resolve_in_fresh_processes(["data.load", "data.no_such_name"])
+    assert errors["data.load"] is None
+    assert "no_such_name" in errors["data.no_such_name"]
