@@ -27,7 +27,7 @@ setup: $(STAMP) $(NUMBA_CACHE)/.stamp
 
 test: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP) $(NUMBA_CACHE)/.stamp
 	$(BIN)/ruff check .
