@@ -232,6 +232,14 @@ class OrderIntent:
         Open time (UTC) of the bar the decision was taken on.
     reason : str
         Why (``"signal"``, ``"stop"``, ...); journaled, never sent.
+    impact_size : float or None
+        Coins the cost model measures the order's market impact on (the participation
+        ``q / V`` of the square-root impact term), when it is not ``size``: the backtest
+        engine sizes an entry as ``fraction * equity / (fill price * (1 + fee))`` but
+        charges its impact on the size before costs, ``fraction * equity / reference
+        price``, so an entry that must fill as the backtest's carries that size here
+        (:meth:`quantlab.live.decision.DecisionEngine.preview_open` returns it). Only the
+        paper backend reads it (a venue's impact is real); None: ``size``. Never sent.
     """
 
     strategy_id: str
@@ -247,6 +255,7 @@ class OrderIntent:
     client_order_id: str = ""
     decision_bar: pd.Timestamp | None = None
     reason: str = ""
+    impact_size: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -271,6 +280,8 @@ class OrderIntent:
             set_(self, "limit_px", _check_positive(self.limit_px, "OrderIntent.limit_px"))
         if self.trigger_px is not None:
             set_(self, "trigger_px", _check_positive(self.trigger_px, "OrderIntent.trigger_px"))
+        if self.impact_size is not None:
+            set_(self, "impact_size", _check_positive(self.impact_size, "OrderIntent.impact_size"))
         if self.order_type is OrderType.LIMIT and self.limit_px is None:
             raise ConfigError("OrderIntent.limit_px: a limit order needs a limit price")
         if self.order_type is OrderType.TRIGGER:

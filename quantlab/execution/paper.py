@@ -5,7 +5,10 @@ a paper run over historical bars equals the backtest of those bars:
 
 1. :meth:`PaperBackend.on_bar` receives a closed bar. Market orders waiting for the next
    price (``fill="next_open"``) fill at its open, as taker, with
-   :func:`~quantlab.kernels.backtest.slippage_frac_nb` (the engine's function).
+   :func:`~quantlab.kernels.backtest.slippage_frac_nb` (the engine's function); the
+   impact term's participation is measured on the intent's ``impact_size`` when it has
+   one (an entry sized as the engine sizes it: its size before costs), else on the size
+   filled, as the engine measures an exit's.
 2. Resting orders are checked against the bar: a stop (trigger ``sl``) fills at its level,
    or at the open when the bar gaps through it (the engine's ``stop_fill_price_nb``),
    plus slippage, as taker; a limit order (a take-profit) fills at its price, or at the
@@ -95,6 +98,7 @@ class _Book:
     seq: int
     triggered: bool = False
     parent: str | None = None  # a grouped trigger waits for this entry's first fill
+    impact_size: float | None = None  # coins the impact term is measured on (None: filled)
 
 
 class PaperBackend(ExecutionBackend):
@@ -229,7 +233,7 @@ class PaperBackend(ExecutionBackend):
             order = Order.from_intent(
                 intent, oid=self._oid, status=OrderStatus.OPEN, time_ms=self._now_ms
             )
-            book = _Book(order, self._seq)
+            book = _Book(order, self._seq, impact_size=intent.impact_size)
             self._books[intent.client_order_id] = book
             self._store(book, order)
             if intent.order_type is OrderType.MARKET:
@@ -587,7 +591,8 @@ class PaperBackend(ExecutionBackend):
         if size <= 0.0:
             return
         o = book.order
-        s = self.slippage.slippage_frac(size, bar_vol, volume_ref)
+        impact = size if book.impact_size is None else book.impact_size
+        s = self.slippage.slippage_frac(impact, bar_vol, volume_ref)
         price = ref_price * (1.0 + o.side.sign * s)
         if o.order_type is OrderType.LIMIT and o.limit_px is not None:
             worse = price > o.limit_px if o.side.is_buy else price < o.limit_px

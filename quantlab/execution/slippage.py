@@ -3,12 +3,14 @@
 The estimate is :func:`quantlab.kernels.backtest.slippage_frac_nb`, the very function the
 backtest engine charges, fed with the same causal inputs (the per-bar volatility known
 before the bar, :meth:`quantlab.backtest.costs.Costs.bar_volatility`, and the previous bar's
-volume), so a paper or live order is costed exactly as the backtest costed it.
+volume), so a paper or live order is costed exactly as the backtest costed it. The impact
+term's participation ``q / V`` is the engine's ``_participation`` of the quantity the engine
+measures it on: an exit's position, an entry's size *before* costs (``fraction * equity /
+reference price``, which an entry intent carries as ``impact_size``), not the size traded.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -90,21 +92,32 @@ class SlippageEstimator:
         return bar_vol, float(volume_ref)
 
     def slippage_frac(self, size: float, bar_vol: float, volume_ref: float) -> float:
-        """Return the slippage fraction of a taker order of ``size`` coins."""
-        if math.isnan(volume_ref):
-            participation = float("nan")
-        elif volume_ref <= 0.0:
-            participation = float("inf")
-        else:
-            participation = abs(size) / volume_ref
+        """Return the slippage fraction of a taker order whose impact is measured on ``size``.
+
+        ``size`` is the quantity the engine measures participation on: the position for
+        an exit, the size before costs (``fraction * equity / reference price``) for an
+        entry (:attr:`~quantlab.execution.model.OrderIntent.impact_size`). The engine's own
+        functions compute it: ``_participation`` (``q / V``, NaN without a volume, inf
+        against zero volume) and :func:`~quantlab.kernels.backtest.slippage_frac_nb`.
+        """
+        participation = _bt._participation(abs(float(size)), float(volume_ref))
         return float(_bt.slippage_frac_nb(self.params, participation, bar_vol))
 
     def estimate(
-        self, symbol: str, side_sign: int, size: float, ref_price: float
+        self,
+        symbol: str,
+        side_sign: int,
+        size: float,
+        ref_price: float,
+        *,
+        impact_size: float | None = None,
     ) -> SlippageEstimate:
-        """Return the expected fill of a taker order of ``size`` coins at ``ref_price``."""
+        """Return the expected fill of a taker order of ``size`` coins at ``ref_price``.
+
+        ``impact_size`` (default ``size``): the coins the impact term is measured on.
+        """
         bar_vol, volume_ref = self.inputs(symbol)
-        s = self.slippage_frac(size, bar_vol, volume_ref)
+        s = self.slippage_frac(size if impact_size is None else impact_size, bar_vol, volume_ref)
         price = ref_price * (1.0 + side_sign * s)
         fee = abs(size) * price * self.costs.taker_fee
         return SlippageEstimate(s, ref_price, price, fee, self.costs.taker_fee)

@@ -11,6 +11,23 @@ With ``fill = "next_open"`` (the default) the step at bar ``i``'s close leaves a
 exit and/or entry; :meth:`DecisionEngine.preview_open` runs the same step on a copy of the
 state at the next price to learn the exact orders the engine will execute at the next
 open (the entry size is the engine's own ``fraction * equity / (price * (1 + fee))``).
+
+What a paper run over historical bars reproduces exactly, and what a live one cannot
+-------------------------------------------------------------------------------------
+The engine fills an entry at the open of bar ``i + 1`` and checks its protective level
+inside that same bar, at a level computed from the *fill price* (``entry * (1 - stop)``,
+the ATR stop, and a trailing stop that is active at once when its activation is 0). The
+runner reproduces it by sending, at the close of bar ``i``, the entry and a reduce-only
+stop trigger at the level :meth:`~DecisionEngine.preview_open` computes from the engine's
+modelled fill at the price the feed gives for the boundary. The trigger is armed once the
+entry fills and is checked against the rest of the bar as the engine checks it. Replaying
+historical bars, that price is the next bar's open and the paper fill is the modelled
+fill, so the level, the fills and the equity equal the backtest's (tested to 1e-9, with
+every slippage term on). Live, the price at the decision is the mid, not the next open,
+and the venue's fill is not the model's: the entry-bar stop sits at the level modelled
+for the mid (the engine keeps its own modelled entry, so later levels follow it too), and
+a venue stop inside the entry bar may differ from the engine's by that gap. The position
+itself is the venue's: :meth:`quantlab.live.runner.Runner._sync_engine` adopts it.
 """
 
 from __future__ import annotations
@@ -81,7 +98,11 @@ class OpenOrders:
 
     ``exit_size`` is the signed quantity to trade to close the position (0: none);
     ``entry_size`` the signed quantity of the new position (0: none); ``stop`` and
-    ``take_profit`` the new position's protective levels (NaN: none).
+    ``take_profit`` the new position's protective levels in its entry bar (NaN: none):
+    ``stop`` is the tightest of the hard, ATR and trailing stops, the level the engine
+    checks inside the entry bar. ``entry_impact_size`` is the size the engine measures
+    the entry's market impact on (``fraction * equity / price``, before costs; NaN when
+    the impact term is off or there is no entry): the entry intent's ``impact_size``.
     """
 
     price: float
@@ -90,6 +111,7 @@ class OpenOrders:
     stop: float
     take_profit: float
     exit_reason: str
+    entry_impact_size: float = math.nan
 
 
 class DecisionEngine:
@@ -282,9 +304,13 @@ class DecisionEngine:
     def preview_open(self, price: float) -> OpenOrders:
         """Return the orders the engine executes at the next open if it opens at ``price``.
 
-        Runs :func:`backtest_step_nb` on a copy of the state for a flat bar at ``price``
-        (open = high = low = close, no funding) with the position's own stops lifted, so
-        that only the pending orders fill; the state held is not touched.
+        Runs the engine's own orders at the open on a copy of the state, as step 2 of
+        :func:`~quantlab.kernels.backtest.backtest_step_nb` runs them: the pending exit
+        (``_close_position``), then the pending entry (``_open_position``), at reference
+        price ``price`` with the next bar's cost inputs; the state held is not touched.
+        Nothing else of the bar is run, so an entry whose stop lies at or beyond the open
+        (slippage wider than the stop) is still previewed: the engine stops it out at that
+        open, and so does the stop trigger sent with it.
         """
         if not (math.isfinite(price) and price > 0):
             raise DataError(f"preview: price {price!r} must be a positive number")
@@ -292,31 +318,43 @@ class DecisionEngine:
         qty0 = float(s[_bt.S_QTY])
         if self.fill == "close" or (s[_bt.S_PEND_EXIT] == 0 and s[_bt.S_PEND_ENTRY] == 0):
             return OpenOrders(price, 0.0, 0.0, math.nan, math.nan, "signal")
-        s[_bt.S_STOP] = np.nan
-        s[_bt.S_TP] = np.nan
-        s[_bt.S_EXTREME] = np.nan
-        p = self.params.copy()
-        p[_bt.P_MMR] = 0.0
-        trades = np.zeros((int(s[_bt.S_N_RECORDS]) + 4, _bt.N_TRADE_FIELDS))
-        direction = float(np.sign(qty0)) if s[_bt.S_PEND_ENTRY] == 0 else s[_bt.S_PEND_ENTRY]
+        p = self.params
         reason = _bt.EXIT_REASONS[int(s[_bt.S_PEND_REASON])]
         exit_size = -qty0 if (s[_bt.S_PEND_EXIT] > 0 and qty0 != 0) else 0.0
         nxt = self.index + 1
-        day = int(s[_bt.S_DAY])
         bar_vol, volume_ref = self.next_cost_inputs()
-        _bt.backtest_step_full_nb(
-            s, p, nxt, price, price, price, price, 0.0, day, direction,
-            float(s[_bt.S_PEND_ATR]), np.nan, np.nan, bar_vol, volume_ref, trades,
-        )  # fmt: skip
-        entered = s[_bt.S_ENTRY_IDX] == nxt and s[_bt.S_QTY] != 0
-        entry_size = float(s[_bt.S_QTY]) if entered else 0.0
+        trades = np.zeros((int(s[_bt.S_N_RECORDS]) + 2, _bt.N_TRADE_FIELDS))
+        if exit_size != 0.0:
+            _bt._close_position(
+                s, p, trades, nxt, price, int(s[_bt.S_PEND_REASON]), False, bar_vol, volume_ref
+            )
+        direction = float(s[_bt.S_PEND_ENTRY])
+        entry_size, stop, tp, impact_size = 0.0, math.nan, math.nan, math.nan
+        if direction != 0.0 and s[_bt.S_QTY] == 0.0:
+            flat = s.copy()
+            frac, atr = float(s[_bt.S_PEND_FRAC]), float(s[_bt.S_PEND_ATR])
+            _bt._open_position(s, p, nxt, direction, price, frac, atr, bar_vol, volume_ref)
+            if s[_bt.S_QTY] != 0.0:
+                entry_size = float(s[_bt.S_QTY])
+                stop = _stop_level(s, p)
+                tp = float(s[_bt.S_TP])
+                if p[_bt.P_SLIP_IMPACT] > 0.0:
+                    # the size the engine measures the impact on, notional / price: its own
+                    # entry without fees and slippage trades exactly that
+                    free = p.copy()
+                    for k in (_bt.P_TAKER_FEE, _bt.P_SLIP_FIXED, _bt.P_SLIP_VOL, _bt.P_SLIP_IMPACT):
+                        free[k] = 0.0
+                    _bt._open_position(flat, free, nxt, direction, price, frac, atr, bar_vol,
+                                       volume_ref)  # fmt: skip
+                    impact_size = abs(float(flat[_bt.S_QTY]))
         return OpenOrders(
             price=float(price),
             exit_size=float(exit_size),
             entry_size=entry_size,
-            stop=float(s[_bt.S_STOP]) if entered else math.nan,
-            take_profit=float(s[_bt.S_TP]) if entered else math.nan,
+            stop=stop,
+            take_profit=tp,
             exit_reason=reason,
+            entry_impact_size=impact_size,
         )
 
     def next_cost_inputs(self) -> tuple[float, float]:
@@ -341,16 +379,24 @@ class DecisionEngine:
         The level the engine checks in the next bar: the exchange-side backstop is moved
         there after every close.
         """
-        s, p = self.state, self.params
-        qty = s[_bt.S_QTY]
-        if qty == 0:
-            return math.nan
-        d = 1.0 if qty > 0 else -1.0
-        trail = trailing_stop_price_nb(
-            s[_bt.S_ENTRY_PRICE], d, s[_bt.S_EXTREME], p[_bt.P_TRAIL_ACT], p[_bt.P_TRAIL_DIST]
-        )
-        return float(tighter_stop_nb(s[_bt.S_STOP], trail, d))
+        return _stop_level(self.state, self.params)
 
     def take_profit(self) -> float:
         """Return the held position's take-profit level (NaN: none)."""
         return float(self.state[_bt.S_TP]) if self.state[_bt.S_QTY] != 0 else math.nan
+
+
+def _stop_level(s: np.ndarray, p: np.ndarray) -> float:
+    """Return the protective level the engine checks next for state ``s`` (NaN: none).
+
+    The tightest of the fixed stop (hard / ATR) and the trailing stop, as the engine's
+    intrabar check builds it (liquidation aside).
+    """
+    qty = s[_bt.S_QTY]
+    if qty == 0:
+        return math.nan
+    d = 1.0 if qty > 0 else -1.0
+    trail = trailing_stop_price_nb(
+        s[_bt.S_ENTRY_PRICE], d, s[_bt.S_EXTREME], p[_bt.P_TRAIL_ACT], p[_bt.P_TRAIL_DIST]
+    )
+    return float(tighter_stop_nb(s[_bt.S_STOP], trail, d))

@@ -18,11 +18,15 @@ Schema (version 1; stable, read by the handle, the dashboards and replay)
     in the ``S_*`` layout of :mod:`quantlab.kernels.backtest`), the checkpoint a restart
     resumes from.
 ``intents(client_order_id PK, symbol, bar_ms, action, side, size, order_type, limit_px,
-trigger_px, reduce_only, tif, reason, status, created_ms, updated_ms, error)``
+trigger_px, reduce_only, tif, reason, status, created_ms, updated_ms, error, impact_size)``
     An order the runner decided to send, written *before* it is sent. ``UNIQUE(symbol,
     bar_ms, action)``: one entry per symbol, bar and action. ``status``: ``pending``
     (written, not yet known to be on the exchange), ``sent``, ``rejected``, ``canceled``,
     ``filled``, ``unknown`` (answer lost; resolved by reconciliation), ``skipped``.
+    ``impact_size`` (NULL unless the cost model's impact term is on): an entry's size
+    before costs, on which a paper account measures its impact (``OrderIntent.impact_size``);
+    added to version 1 as a nullable last column (an older file gains it when opened for
+    writing).
 ``orders(client_order_id PK, oid, symbol, side, size, order_type, limit_px, trigger_px,
 reduce_only, status, filled, avg_px, source, updated_ms)``
     The exchange's view of each order; ``source`` is ``runner`` or ``adopted``.
@@ -78,7 +82,7 @@ CREATE TABLE IF NOT EXISTS intents (
     action TEXT NOT NULL, side TEXT NOT NULL, size REAL NOT NULL, order_type TEXT NOT NULL,
     limit_px REAL, trigger_px REAL, reduce_only INTEGER NOT NULL, tif TEXT, reason TEXT,
     status TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-    error TEXT, UNIQUE (symbol, bar_ms, action));
+    error TEXT, impact_size REAL, UNIQUE (symbol, bar_ms, action));
 CREATE TABLE IF NOT EXISTS orders (
     client_order_id TEXT PRIMARY KEY, oid INTEGER, symbol TEXT NOT NULL, side TEXT,
     size REAL, order_type TEXT, limit_px REAL, trigger_px REAL, reduce_only INTEGER,
@@ -146,6 +150,9 @@ class Journal:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._con.executescript(_SCHEMA)
+            columns = {r[1] for r in self._con.execute("PRAGMA table_info(intents)")}
+            if "impact_size" not in columns:  # a journal written before the column
+                self._con.execute("ALTER TABLE intents ADD COLUMN impact_size REAL")
             self._con.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
             )
@@ -357,11 +364,14 @@ class Journal:
             t,
             t,
             None,
+            intent.get("impact_size"),
         )
         with self.transaction() as con:
             cur = con.execute(
-                "INSERT OR IGNORE INTO intents VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO intents (client_order_id, symbol, bar_ms, action, "
+                "side, size, order_type, limit_px, trigger_px, reduce_only, tif, reason, "
+                "status, created_ms, updated_ms, error, impact_size) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(_jsonable(f) for f in fields),
             )
             new = cur.rowcount == 1

@@ -6,6 +6,10 @@ market orders for entries and signal exits, a reduce-only stop trigger at the en
 level (moved when a trailing stop tightens) and a reduce-only limit at its take-profit. The
 paper backend fills them on its own (the engine is not consulted for fills), and its fills
 and equity must equal the engine's.
+
+With the square-root impact term on, an entry intent carries the size the engine measures
+its participation on (``impact_size``: ``fraction * equity / reference price``, before
+costs), since the paper backend cannot know it from the size traded alone.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from quantlab.execution.paper import PaperBackend
 from quantlab.execution.slippage import slippage_params
 from quantlab.kernels import backtest as bt
 from quantlab.kernels import risk as rk
+from quantlab.live.decision import DecisionEngine
 
 INTRABAR = {bt.EXIT_STOP, bt.EXIT_TAKE_PROFIT, bt.EXIT_TRAILING, bt.EXIT_LIQUIDATION}
 
@@ -48,12 +53,13 @@ def _drive(df, strategy, costs, fill):
     for i, t in enumerate(df.index):
         row = df.iloc[i]
         paper.on_bar(Bar(sym, t, row.open, row.high, row.low, row.close, row.volume, fr[i]))
-        state, equity = bt.backtest_step_nb(
-            state, params, i, inp["open_"][i], inp["high"][i], inp["low"][i], inp["close"][i],
+        bar = (
+            i, inp["open_"][i], inp["high"][i], inp["low"][i], inp["close"][i],
             inp["funding_rate"][i], inp["day"][i], inp["target"][i], inp["atr"][i],
             inp["realized_vol"][i], inp["regime"][i], inp["bar_vol"][i], inp["volume_ref"][i],
-            trades,
         )  # fmt: skip
+        impact_size = _close_entry_impact_size(state, params, bar)
+        state, equity = bt.backtest_step_nb(state, params, *bar, trades)
         new = trades[n_rec : int(state[bt.S_N_RECORDS])]
         n_rec = int(state[bt.S_N_RECORDS])
         seq = 0
@@ -69,10 +75,13 @@ def _drive(df, strategy, costs, fill):
                                 client_order_id=cloid, decision_bar=t)
                 )  # fmt: skip
             if state[bt.S_QTY] != 0.0 and int(state[bt.S_ENTRY_IDX]) == i:
+                for cloid in protective.values():  # a reversal: the old position's orders go
+                    paper.cancel(sym, cloid)
+                protective, stop_level = {}, {}
                 qty = state[bt.S_QTY]
                 paper.submit(
                     OrderIntent("eq", sym, "buy" if qty > 0 else "sell", abs(qty),
-                                decision_bar=t, reason="entry")
+                                decision_bar=t, reason="entry", impact_size=impact_size)
                 )  # fmt: skip
         eq_engine.append(equity)
         eq_paper.append(paper.account().equity)
@@ -113,51 +122,124 @@ def _drive(df, strategy, costs, fill):
     return paper, trades[:n_rec], np.array(eq_engine), np.array(eq_paper)
 
 
-def _drive_next_open(df, strategy, costs):
+def _close_entry_impact_size(prev, params, bar):
+    """Return the size the engine measures an entry at this bar's close on (``fill="close"``).
+
+    ``fraction * equity / close`` with the equity after any exit at the same close, taken
+    from the engine itself on copies of the state before the bar: the step with
+    ``fill = next_open`` leaves the fraction it decided pending, the step with target 0 makes
+    the exit alone, and the engine's entry without fees and slippage from there trades
+    exactly ``notional / close``. None when impact is off or nothing would enter.
+    """
+    if not params[bt.P_SLIP_IMPACT] > 0.0:
+        return None
+    scratch = np.zeros((int(prev[bt.S_N_RECORDS]) + 4, bt.N_TRADE_FIELDS))
+    decided, p_next = prev.copy(), params.copy()
+    p_next[bt.P_FILL] = bt.FILL_NEXT_OPEN
+    bt.backtest_step_full_nb(decided, p_next, *bar, scratch)
+    if decided[bt.S_PEND_ENTRY] == 0.0:
+        return None
+    i, close, atr, bar_vol, volume_ref = bar[0], bar[4], bar[8], bar[11], bar[12]
+    flat = prev.copy()
+    bt.backtest_step_full_nb(flat, params, *bar[:7], 0.0, *bar[8:], scratch)
+    free = params.copy()
+    for k in (bt.P_TAKER_FEE, bt.P_SLIP_FIXED, bt.P_SLIP_VOL, bt.P_SLIP_IMPACT):
+        free[k] = 0.0
+    bt._open_position(flat, free, i, decided[bt.S_PEND_ENTRY], close, decided[bt.S_PEND_FRAC],
+                      atr, bar_vol, volume_ref)  # fmt: skip
+    return abs(float(flat[bt.S_QTY])) or None
+
+
+def _drive_next_open(df, strategy, costs, *, protect=True):
     """``fill="next_open"``: orders decided at a close are sent then and fill at the next open.
 
-    The engine's decisions at the close of bar ``i - 1`` (its trade records opening or
-    closing at bar ``i`` by signal, with the size the engine chose) are sent as market
-    orders before bar ``i`` reaches the paper account.
+    The runner's decision object (:class:`DecisionEngine`, the engine's own step) steps each
+    bar; its preview at the next price (the next bar's open, as a replay feed gives it)
+    gives the orders to send at the close, as the runner sends them: a reduce-only market
+    exit, a market entry of the engine's size carrying its impact size, and, with
+    ``protect``, the entry's reduce-only stop trigger at the level the engine checks inside
+    the entry bar and its take-profit limit, both armed once the entry fills at the open.
+    While a position is held the stop follows :meth:`DecisionEngine.protective_stop`.
     """
     result = run(df, strategy, costs=costs, fill="next_open", init_cash=10_000.0)
-    params = build_params(strategy, costs, fill="next_open", init_cash=10_000.0)
-    inp = build_inputs(df, strategy, costs, 3600.0)
-    state = bt.init_state_nb(params)
-    records = np.zeros((len(df), bt.N_TRADE_FIELDS))
-    eq_engine = np.array(
-        [
-            bt.backtest_step_nb(
-                state, params, i, inp["open_"][i], inp["high"][i], inp["low"][i],
-                inp["close"][i], inp["funding_rate"][i], inp["day"][i], inp["target"][i],
-                inp["atr"][i], inp["realized_vol"][i], inp["regime"][i], inp["bar_vol"][i],
-                inp["volume_ref"][i], records,
-            )[1]
-            for i in range(len(df))
-        ]
-    )  # fmt: skip
-    records = records[: int(state[bt.S_N_RECORDS])]
-    np.testing.assert_allclose(result.equity.to_numpy(), eq_engine, rtol=1e-12)
+    funding = build_inputs(df, strategy, costs, 3600.0)["funding_rate"]
+    eng = DecisionEngine(strategy, costs, interval="1h", init_cash=10_000.0, max_history=None)
     paper = PaperBackend(costs, fill="next_open", init_cash=10_000.0, max_leverage=100.0,
+                         maintenance_margin=strategy.limits.maintenance_margin,
                          bar_seconds=3600.0)  # fmt: skip
-    eq_paper = []
     sym = "BTC"
+    eq_engine, eq_paper, records = [], [], []
+    protective: dict[str, str] = {}
+
+    def cancel_protective():
+        for cloid in protective.values():
+            paper.cancel(sym, cloid)
+        protective.clear()
+
+    def place(kind, side, size, t, level):
+        if kind == "stop":
+            intent = OrderIntent("eq", sym, side, size, order_type="trigger", trigger_px=level,
+                                 trigger_kind="sl", reduce_only=True, decision_bar=t,
+                                 reason=f"stop@{level!r}")  # fmt: skip
+        else:  # the runner's take-profit: a trigger resting as a limit at the target
+            intent = OrderIntent("eq", sym, side, size, order_type="trigger", trigger_px=level,
+                                 limit_px=level, trigger_kind="tp", reduce_only=True,
+                                 decision_bar=t, reason=f"tp@{level!r}")  # fmt: skip
+        if kind in protective:
+            paper.cancel(sym, protective[kind])
+        protective[kind] = paper.submit(intent).client_order_id
+
+    stop_px = None
     for i, t in enumerate(df.index):
-        for rec in records:
-            if int(rec[bt.T_EXIT_IDX]) == i and int(rec[bt.T_REASON]) == bt.EXIT_SIGNAL:
-                side = "sell" if rec[bt.T_SIZE] > 0 else "buy"
-                paper.submit(OrderIntent("eq", sym, side, abs(rec[bt.T_SIZE]), reduce_only=True,
-                                         decision_bar=df.index[i - 1], reason="exit"))  # fmt: skip
-        for rec in records:
-            if int(rec[bt.T_ENTRY_IDX]) == i:
-                side = "buy" if rec[bt.T_SIZE] > 0 else "sell"
-                paper.submit(OrderIntent("eq", sym, side, abs(rec[bt.T_SIZE]),
-                                         decision_bar=df.index[i - 1], reason="entry"))  # fmt: skip
         row = df.iloc[i]
-        fr = inp["funding_rate"][i]
-        paper.on_bar(Bar(sym, t, row.open, row.high, row.low, row.close, row.volume, fr))
+        paper.on_bar(Bar(sym, t, row.open, row.high, row.low, row.close, row.volume, funding[i]))
+        step = eng.step(t, row)
+        records += step.trades
+        eq_engine.append(step.equity)
         eq_paper.append(paper.account().equity)
-    return paper, records, eq_engine, np.array(eq_paper)
+        if paper.position(sym) == 0.0 and protective:
+            cancel_protective()
+            stop_px = None
+        if i + 1 == len(df):
+            break
+        plan = eng.preview_open(float(df["open"].iloc[i + 1]))
+        if plan.exit_size:
+            cancel_protective()
+            stop_px = None
+            paper.submit(OrderIntent("eq", sym, "buy" if plan.exit_size > 0 else "sell",
+                                     abs(plan.exit_size), reduce_only=True, decision_bar=t,
+                                     reason="exit"))  # fmt: skip
+        if plan.entry_size:
+            q = plan.entry_size
+            impact = None if np.isnan(plan.entry_impact_size) else plan.entry_impact_size
+            paper.submit(
+                OrderIntent("eq", sym, "buy" if q > 0 else "sell", abs(q), decision_bar=t,
+                            reason="entry", impact_size=impact)
+            )  # fmt: skip
+            if protect:
+                side = "sell" if q > 0 else "buy"
+                if not np.isnan(plan.stop):
+                    place("stop", side, abs(q), t, plan.stop)
+                    stop_px = plan.stop
+                if not np.isnan(plan.take_profit):
+                    place("tp", side, abs(q), t, plan.take_profit)
+        elif protect and not plan.exit_size and eng.state[bt.S_QTY] != 0.0:
+            level = eng.protective_stop()
+            if not np.isnan(level) and level != stop_px:
+                q = float(eng.state[bt.S_QTY])
+                place("stop", "sell" if q > 0 else "buy", abs(q), t, level)
+                stop_px = level
+    np.testing.assert_allclose(result.equity.to_numpy(), eq_engine, rtol=1e-12)
+    keys = ("entry_idx", "exit_idx", "size", "entry_price", "exit_price", "entry_fee",
+            "exit_fee", "funding", "pnl")  # fmt: skip
+    recs = np.zeros((len(records), bt.N_TRADE_FIELDS))
+    for k, r in enumerate(records):
+        for j, key in zip((bt.T_ENTRY_IDX, bt.T_EXIT_IDX, bt.T_SIZE, bt.T_ENTRY_PRICE,
+                           bt.T_EXIT_PRICE, bt.T_ENTRY_FEE, bt.T_EXIT_FEE, bt.T_FUNDING,
+                           bt.T_PNL), keys, strict=True):  # fmt: skip
+            recs[k, j] = r[key]
+        recs[k, bt.T_REASON] = bt.EXIT_REASONS.index(r["exit_reason"])
+    return paper, recs, np.array(eq_engine), np.array(eq_paper)
 
 
 def _check_fills_match(paper, records):
@@ -217,6 +299,57 @@ def test_paper_equals_backtest_next_open(bars):
     assert len(records) > 10
     closed = records[records[:, bt.T_REASON] != bt.EXIT_END]
     _check_fills_match(paper, closed)
+    np.testing.assert_allclose(eq_paper, eq_engine, rtol=1e-9, atol=0)
+
+
+#: every slippage term on: fixed, volatility and square-root impact (about 15 bps here)
+COSTS_IMPACT = Costs(maker_fee=0.0002, taker_fee=0.0005, slippage_bps=2.0, vol_slippage=0.1,
+                     impact=0.05)  # fmt: skip
+
+
+def _same_bar_exits(records):
+    return int(np.sum(records[:, bt.T_ENTRY_IDX] == records[:, bt.T_EXIT_IDX]))
+
+
+@pytest.mark.parametrize("costs", [COSTS, COSTS_IMPACT], ids=["vol", "impact"])
+def test_paper_equals_backtest_close_with_impact(bars, costs):
+    strategy = ma_cross(fast=5, slow=20, direction="both", stop_loss=0.01, take_profit=0.015,
+                        trail_activation=0.003, trail_distance=0.006)  # fmt: skip
+    paper, records, eq_engine, eq_paper = _drive(bars, strategy, costs, "close")
+    reasons = {int(r) for r in records[:, bt.T_REASON]}
+    assert {bt.EXIT_SIGNAL, bt.EXIT_STOP, bt.EXIT_TAKE_PROFIT, bt.EXIT_TRAILING} <= reasons
+    _check_fills_match(paper, records[records[:, bt.T_EXIT_IDX] < len(bars) - 1])
+    np.testing.assert_allclose(eq_paper, eq_engine, rtol=1e-9, atol=0)
+
+
+#: next_open with every protective rule the engine checks inside the entry bar: a hard
+#: stop and target, a trailing stop with an activation, one active from the fill on (no
+#: activation), an ATR stop, and a stop tighter than an entry's slippage (it lies beyond
+#: the open the entry fills at, so the engine stops the entry out at that open)
+NEXT_OPEN_STOPS = {
+    "hard_tp": ma_cross(fast=5, slow=20, direction="both", stop_loss=0.01, take_profit=0.015),
+    "trailing": ma_cross(fast=5, slow=20, direction="both", stop_loss=0.02,
+                         trail_activation=0.003, trail_distance=0.006),
+    "trailing_at_once": ma_cross(fast=5, slow=20, direction="both", stop_loss=0.02,
+                                 trail_distance=0.003, take_profit=0.01),
+    "atr": ma_cross(fast=5, slow=20, direction="both", atr_mult=1.0, take_profit=0.01),
+    "stop_inside_slippage": ma_cross(fast=5, slow=20, direction="both", stop_loss=0.0012),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("costs", [COSTS, COSTS_IMPACT], ids=["vol", "impact"])
+@pytest.mark.parametrize("name", sorted(NEXT_OPEN_STOPS))
+def test_paper_equals_backtest_next_open_with_stops(bars, name, costs):
+    """Stops under ``fill="next_open"``: the engine checks the entry's level inside the
+    entry bar, at a level computed from its fill price; the stop trigger sent with the
+    entry at the previewed level, armed at the fill, does the same."""
+    strategy = NEXT_OPEN_STOPS[name]
+    paper, records, eq_engine, eq_paper = _drive_next_open(bars, strategy, costs)
+    assert len(records) > 20
+    protective = {bt.EXIT_STOP, bt.EXIT_TRAILING, bt.EXIT_TAKE_PROFIT}
+    assert protective & {int(r) for r in records[:, bt.T_REASON]}
+    assert _same_bar_exits(records) >= 1, "some entry must be stopped inside its entry bar"
+    _check_fills_match(paper, records)
     np.testing.assert_allclose(eq_paper, eq_engine, rtol=1e-9, atol=0)
 
 

@@ -14,12 +14,12 @@ from quantlab.live.journal import Journal
 from quantlab.live.runner import Runner, RunnerConfig
 
 
-def make_runner(df, strategy, path, **cfg):
+def make_runner(df, strategy, path, costs=COSTS, **cfg):
     config = RunnerConfig(
-        symbol="BTC", interval="1h", costs=COSTS, poll_s=0, reconcile_every_s=1e9,
+        symbol="BTC", interval="1h", costs=costs, poll_s=0, reconcile_every_s=1e9,
         max_history=None, dead_man_s=0, **cfg,
     )  # fmt: skip
-    backend = PaperBackend(COSTS, init_cash=config.init_cash, bar_seconds=3600.0)
+    backend = PaperBackend(costs, init_cash=config.init_cash, bar_seconds=3600.0)
     journal = Journal(path)
     return Runner(strategy, config, backend, FrameFeed(df, "BTC", "1h"), journal)
 
@@ -35,12 +35,38 @@ def drive(runner, n=None):
     return equity
 
 
+#: every slippage term on, the impact term large enough (~1 % a trade on these bars) that
+#: an entry's slippage can pass its stop: the engine then stops it out at the entry's open
+COSTS_IMPACT = ql.backtest.Costs(maker_fee=0.0002, taker_fee=0.0005, slippage_bps=2.0,
+                                 vol_slippage=0.1, impact=0.01)  # fmt: skip
+#: a trailing stop with no activation is checked from the entry fill on, in the entry bar
+TRAIL_AT_ONCE = ql.backtest.ema_trend(
+    fast=3, slow=8, gate=10, direction="both",
+    stops={"atr_mult": 1.0, "atr_window": 14, "trail_distance": 0.004, "take_profit": 0.01},
+)  # fmt: skip
+
+
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_paper_runner_equals_the_backtest(name, tmp_path):
+    _runner_equals_the_backtest(STRATEGIES[name], COSTS, tmp_path)
+
+
+@pytest.mark.parametrize("name", [*sorted(STRATEGIES), "trail_at_once"])
+def test_paper_runner_equals_the_backtest_with_impact(name, tmp_path):
+    """Impact on: each entry carries its size before costs, on which the paper account
+    measures its participation, as the engine does; stops inside the entry bar (at a level
+    from the entry's fill, some beyond the open) fill as the engine's do."""
+    strategy = TRAIL_AT_ONCE if name == "trail_at_once" else STRATEGIES[name]
+    res = _runner_equals_the_backtest(strategy, COSTS_IMPACT, tmp_path, least=1)
+    t = res.trades
+    if name in ("trail_at_once", "ma_stops_tp_trail"):
+        assert (t["entry_idx"] == t["exit_idx"]).sum() >= 3  # stopped inside the entry bar
+
+
+def _runner_equals_the_backtest(strategy, costs, tmp_path, least=5):
     df = bars_with_funding(400, seed=3)
-    strategy = STRATEGIES[name]
-    res = ql.backtest.run(df, strategy, costs=COSTS)
-    runner = make_runner(df, strategy, tmp_path / "j.sqlite")
+    res = ql.backtest.run(df, strategy, costs=costs)
+    runner = make_runner(df, strategy, tmp_path / "j.sqlite", costs)
     paper_equity = drive(runner)
     runner.shutdown()
     j = runner.journal
@@ -51,7 +77,7 @@ def test_paper_runner_equals_the_backtest(name, tmp_path):
     # every trade of the backtest is a pair of fills at its prices and size
     fills = pd.DataFrame(j.fills())
     closed = res.trades[~res.trades["is_open"]]
-    assert len(closed) >= 5
+    assert len(closed) >= least
     got = sorted(zip(fills["price"].round(9), fills["size"].round(9), strict=True))
     opened = res.trades[res.trades["is_open"]]
 
@@ -72,15 +98,23 @@ def test_paper_runner_equals_the_backtest(name, tmp_path):
     intents = pd.DataFrame(j.intents())
     assert not intents.duplicated(["symbol", "bar_ms", "action"]).any()
     assert set(intents["status"]) <= {"filled", "sent", "canceled"}
+    # an entry carries its impact size exactly when the impact term is on
+    entries = intents[intents["action"] == "entry"]
+    assert len(entries) and (entries["impact_size"].notna() == (costs.impact > 0)).all()
+    return res
 
 
-@pytest.mark.parametrize("crash_at", [37, 150, 151])
-def test_paper_runner_survives_a_crash(crash_at, tmp_path):
+@pytest.mark.parametrize(
+    ("crash_at", "costs"),
+    [(37, COSTS), (150, COSTS), (151, COSTS), (151, COSTS_IMPACT)],
+    ids=["37", "150", "151", "151-impact"],
+)
+def test_paper_runner_survives_a_crash(crash_at, costs, tmp_path):
     df = bars_with_funding(300, seed=8)
     strategy = STRATEGIES["ma_stops_tp_trail"]
-    res = ql.backtest.run(df, strategy, costs=COSTS)
+    res = ql.backtest.run(df, strategy, costs=costs)
     path = tmp_path / "j.sqlite"
-    first = make_runner(df, strategy, path)
+    first = make_runner(df, strategy, path, costs)
     drive(first, crash_at)
     if crash_at == 151:  # crash after the decision was journaled, before its orders
         t = df.index[crash_at]
@@ -88,7 +122,7 @@ def test_paper_runner_survives_a_crash(crash_at, tmp_path):
         assert first.journal.last_decision("BTC")["time_ms"] == t.value // 1_000_000
     n_before = len(first.journal.intents())
     del first  # no shutdown: the process died
-    second = make_runner(df, strategy, path)
+    second = make_runner(df, strategy, path, costs)
     drive(second)
     second.shutdown()
     j = second.journal
