@@ -352,7 +352,9 @@ class ExecutionPipeline:
                                 realized_vol=realized_vol, regime=regime)  # fmt: skip
         if sized.size <= 0:
             return Decision(None, f"sizer: {sized.reason}")
-        est = self.slippage.estimate(symbol, direction, sized.size, price)
+        # the engine measures an entry's impact on its size before costs, f E / P
+        impact_size = sized.fraction * equity / price
+        est = self.slippage.estimate(symbol, direction, sized.size, price, impact_size=impact_size)
         round_trip = 2.0 * est.cost_frac
         verdict = self.profitability.check(round_trip, expected_edge=expected_edge,
                                            win_rate=win_rate, take_profit=take_profit,
@@ -361,7 +363,7 @@ class ExecutionPipeline:
             return Decision(None, f"profitability: {verdict.reason}", sized.fraction, est)
         side = Side.BUY if direction > 0 else Side.SELL
         intent = OrderIntent(strategy_id, symbol, side, sized.size, decision_bar=decision_bar,
-                             reason=reason)  # fmt: skip
+                             reason=reason, impact_size=impact_size)  # fmt: skip
         return Decision(intent, "", sized.fraction, est)
 
     def execute(

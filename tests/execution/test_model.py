@@ -53,6 +53,8 @@ def test_intent_defaults_and_deterministic_cloid():
         (dict(client_order_id="abc"), "client_order_id"),
         (dict(limit_px=-1.0, order_type="limit"), "limit_px"),
         (dict(tif="Day"), "Day"),
+        (dict(impact_size=0.0), "impact_size"),
+        (dict(impact_size=float("inf")), "impact_size"),
     ],
 )
 def test_intent_rejects_bad_fields(kwargs, field):

@@ -106,3 +106,18 @@ def test_refusals_and_bad_feeds():
     assert ioc.status is OrderStatus.CANCELED
     with pytest.raises(ConfigError, match="leverage"):
         paper.set_leverage("BTC", 0)
+
+
+def test_an_entry_prices_its_impact_on_its_impact_size():
+    """The engine charges an entry's impact on its size before costs; the intent says it."""
+    costs = Costs(taker_fee=0.0005, slippage_bps=2.0, impact=0.1)
+    fills = {}
+    for impact_size in (None, 4.0):
+        paper = PaperBackend(costs, fill="next_open")
+        paper.on_bar(_bar(0, 100, 101, 99, 100, v=400.0))
+        paper.submit(OrderIntent("p", "BTC", "buy", 1.0, impact_size=impact_size))
+        (fills[impact_size],) = paper.on_bar(_bar(1, 100, 101, 99, 100))
+    # participation q / V against the previous bar's volume: 1 / 400, then 4 / 400
+    assert fills[None].price == pytest.approx(100 * (1 + 0.0002 + 0.1 * (1 / 400) ** 0.5))
+    assert fills[4.0].price == pytest.approx(100 * (1 + 0.0002 + 0.1 * (4 / 400) ** 0.5))
+    assert fills[4.0].size == 1.0  # the size traded is the order's

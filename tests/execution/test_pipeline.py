@@ -125,3 +125,26 @@ def test_estimator_inputs_equal_the_engines_causal_inputs():
         np.testing.assert_equal(volume_ref, engine["volume_ref"][t])
         est.update("ETH", bars["close"].iloc[t], bars["volume"].iloc[t])
     assert np.isfinite(engine["bar_vol"][20:]).all()
+
+
+def test_pipeline_entry_carries_its_impact_size():
+    """The estimate and the paper fill price the impact on f E / P, as the engine does."""
+    from quantlab.data.synthetic import synthetic_bars
+
+    bars = synthetic_bars(symbol="BTC", interval="1h", n_bars=41, seed=5)
+    costs = Costs(taker_fee=0.0005, slippage_bps=2.0, vol_slippage=0.1, impact=0.5)
+    paper = PaperBackend(costs, fill="next_open")
+    pipe = ExecutionPipeline(paper, costs, sizer={"sizing": {"fraction": 0.5}},
+                             profitability={"min_edge_multiple": 0.0})  # fmt: skip
+    feed = [Bar("BTC", t, r.open, r.high, r.low, r.close, r.volume, r.funding_rate)
+            for t, r in bars.iterrows()]  # fmt: skip
+    for bar in feed[:-1]:
+        paper.on_bar(bar)
+        pipe.slippage.update("BTC", bar.close, bar.volume)
+    price = paper.mid("BTC")
+    d = pipe.decide("s", "BTC", 1, price=price, equity=10_000.0, decision_bar=feed[-2].time)
+    assert d.intent.impact_size == pytest.approx(0.5 * 10_000.0 / price, rel=1e-15)
+    assert d.intent.impact_size > d.intent.size
+    pipe.execute(d)
+    (fill,) = paper.on_bar(feed[-1])  # at the next open, with the estimate's slippage
+    assert fill.price == pytest.approx(feed[-1].open * (1 + d.estimate.slippage_frac), rel=1e-12)

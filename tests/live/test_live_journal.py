@@ -124,6 +124,26 @@ def test_readonly_refuses_writes_and_missing_file(journal, tmp_path):
         Journal(tmp_path / "nope.sqlite", readonly=True)
 
 
+def test_intent_impact_size_round_trip_and_older_file(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with Journal(path) as j:
+        new, row = j.record_intent({**_intent("0x" + "1" * 32), "impact_size": 0.52})
+        assert new and row["impact_size"] == 0.52
+        assert j.record_intent(_intent("0x" + "2" * 32, 2000))[1]["impact_size"] is None
+    # a journal written before the column (schema version 1 without it) gains it when
+    # opened for writing; its rows read as NULL
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE intents DROP COLUMN impact_size")
+    con.commit()
+    con.close()
+    with Journal(path, readonly=True) as ro:
+        assert "impact_size" not in ro.intents()[0]
+    with Journal(path) as j:
+        assert [r["impact_size"] for r in j.intents()] == [None, None]
+        assert j.record_intent({**_intent("0x" + "3" * 32, 3000), "impact_size": 1.5})[0]
+        assert j.intents()[-1]["impact_size"] == 1.5
+
+
 def test_readonly_refuses_other_schema(tmp_path):
     with Journal(tmp_path / "j.sqlite") as j:
         j.set_meta("schema_version", "0")
