@@ -8,25 +8,31 @@ strategies' prefix property). Nothing about sizing, stops, breakers or limits is
 re-implemented here: the runner only turns the engine's decisions into orders.
 
 With ``fill = "next_open"`` (the default) the step at bar ``i``'s close leaves a pending
-exit and/or entry; :meth:`DecisionEngine.preview_open` runs the same step on a copy of the
-state at the next price to learn the exact orders the engine will execute at the next
-open (the entry size is the engine's own ``fraction * equity / (price * (1 + fee))``).
+exit and/or entry; :meth:`DecisionEngine.preview_open` runs the engine's own open-orders
+code (``_close_position``, ``_open_position``) on a copy of the state at the next price to
+learn the exact orders the engine will execute at the next open (the entry size is the
+engine's own ``fraction * equity / (fill price * (1 + fee))``, its stop and target levels
+and the size its impact is measured on).
 
 What a paper run over historical bars reproduces exactly, and what a live one cannot
 -------------------------------------------------------------------------------------
 The engine fills an entry at the open of bar ``i + 1`` and checks its protective level
-inside that same bar, at a level computed from the *fill price* (``entry * (1 - stop)``,
-the ATR stop, and a trailing stop that is active at once when its activation is 0). The
-runner reproduces it by sending, at the close of bar ``i``, the entry and a reduce-only
-stop trigger at the level :meth:`~DecisionEngine.preview_open` computes from the engine's
-modelled fill at the price the feed gives for the boundary. The trigger is armed once the
-entry fills and is checked against the rest of the bar as the engine checks it. Replaying
-historical bars, that price is the next bar's open and the paper fill is the modelled
-fill, so the level, the fills and the equity equal the backtest's (tested to 1e-9, with
-every slippage term on). Live, the price at the decision is the mid, not the next open,
-and the venue's fill is not the model's: the entry-bar stop sits at the level modelled
-for the mid (the engine keeps its own modelled entry, so later levels follow it too), and
-a venue stop inside the entry bar may differ from the engine's by that gap. The position
+inside that same bar, at a level computed from the *fill price*: the hard stop ``fill *
+(1 - d stop)``, the ATR stop, and a trailing stop ``fill * (1 - d distance)`` when its
+activation is 0 (with an activation above 0 the trail cannot be active in the entry bar,
+whose extreme is the fill). With slippage wider than the stop, that level lies beyond the
+open and the engine stops the entry out at the open it entered at. The runner reproduces
+all of it by sending, at the close of bar ``i``, the entry and a reduce-only stop trigger
+at the level :meth:`~DecisionEngine.preview_open` computes from the engine's modelled fill
+at the price the feed gives for the boundary; being reduce-only, the trigger acts only
+once the entry has filled, and the paper backend checks it against the rest of the bar
+(every price of which comes after the open's fill) as the engine does. Replaying
+historical bars, the boundary price is the next bar's open and the paper fill is the
+modelled fill, so the level, the fills and the equity equal the backtest's (tested to
+1e-9 with every slippage term on). Live, the boundary price is the mid, not the next open,
+and the venue's fill is not the model's: the entry-bar stop sits at the level modelled for
+the mid (the engine keeps its own modelled entry, so later levels follow it too), so a
+venue stop inside the entry bar may differ from the engine's by that gap. The position
 itself is the venue's: :meth:`quantlab.live.runner.Runner._sync_engine` adopts it.
 """
 
