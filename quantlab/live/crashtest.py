@@ -138,8 +138,12 @@ def crash_test(
     env = {**os.environ, "QUANTLAB_HL_KEY": acct.key.hex()}
     env.pop("QUANTLAB_DISCORD_WEBHOOK", None)
     env.pop("QUANTLAB_TELEGRAM_WEBHOOK", None)
-    options = {"reconcile_every_s": 2.0, "dead_man_s": 30 * 3600.0, "max_history": 500,
-               "stop_grace_s": SIGTERM_GRACE_S - 15.0}  # the final reconcile must finish
+    options = {
+        "reconcile_every_s": 2.0,
+        "dead_man_s": 30 * 3600.0,
+        "max_history": 500,
+        "stop_grace_s": SIGTERM_GRACE_S - 15.0,
+    }  # the final reconcile must finish
     spec = tmp / "runner.json"
     spec.write_text(json.dumps({
         "strategy": str(strategy), "mode": "sim", "exchange_url": sim.url,

@@ -128,7 +128,8 @@ def run_process(
             time.sleep(5.0)
     feed_kind = feed or ("synthetic" if mode == "paper" and not exchange_url else "candles")
     bar_feed: Feed = make_feed(feed_kind, symbol, interval, exchange_url=exchange_url,
-                               data=data, seed=seed, speed=speed, start=start, end=end)  # fmt: skip
+                               data=data, seed=seed, speed=speed, start=start, end=end,
+                               venue_now=getattr(backend, "now_ms", None))  # fmt: skip
     logger = get_logger(paths["log"])
     alerter = Alerter(prefix=f"[quantlab {mode} {symbol} {interval}]")
     paths["pid"].write_text(str(os.getpid()))
