@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -153,6 +154,12 @@ class SimServer(ThreadingHTTPServer):
         self._weights: deque[tuple[float, int]] = deque()
         self._nonces: dict[str, list[int]] = {}
         self._before_last: SimExchange | None = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client vanished mid-request (a killed runner); report the rest."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     # --------------------------------------------------------------- clock / limits
 
