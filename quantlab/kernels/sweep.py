@@ -26,7 +26,14 @@ sharing a series share one row.
 Each account's bar loop (:func:`_stream_account`) runs the inlined engine step on
 :func:`~quantlab.kernels.backtest.borrow_nb` views of its state, parameter row and trade
 buffer, so no reference is counted per bar (see "Cost of a step" in
-:mod:`quantlab.kernels.backtest`).
+:mod:`quantlab.kernels.backtest`). The rows it reads (its signal and auxiliary rows, the
+bars) are borrowed 1-D views too, indexed by an unsigned bar number: no 2-D address
+arithmetic or negative-index wraparound per bar. The step is
+:func:`~quantlab.kernels.backtest.backtest_step_nb` with its two paths spelled out (an idle
+bar, :func:`~quantlab.kernels.backtest.is_idle_nb`, goes through
+:func:`~quantlab.kernels.backtest.idle_step_nb`, any other through
+:func:`~quantlab.kernels.backtest.backtest_step_full_nb`), so an idle bar loads only the
+values it uses.
 """
 
 from __future__ import annotations
@@ -50,9 +57,11 @@ from quantlab.kernels.backtest import (
     S_SUM_WIN,
     S_TRADE_FUNDING,
     S_TURNOVER,
-    backtest_step_nb,
+    backtest_step_full_nb,
     borrow_nb,
+    idle_step_nb,
     init_state_nb,
+    is_idle_nb,
 )
 from quantlab.kernels.rolling import ewm_mean_nb, rolling_mean_nb
 from quantlab.kernels.strategy_signals import allowed_nb, cross_step_nb, ema_trend_dir_nb
@@ -175,16 +184,23 @@ def _stream_account(
     n = close.shape[0]
     along = allow[c, 0] > 0.0
     ashort = allow[c, 1] > 0.0
-    i0 = sig_idx[c, 0]
-    i1 = sig_idx[c, 1]
-    i2 = sig_idx[c, 2]
     w = warmup[c]
-    r_f = aux_idx[c, A_FUNDING]
-    r_atr = aux_idx[c, A_ATR]
-    r_rv = aux_idx[c, A_REALIZED_VOL]
-    r_reg = aux_idx[c, A_REGIME]
-    r_bv = aux_idx[c, A_BAR_VOL]
-    r_vr = aux_idx[c, A_VOLUME_REF]
+    # this combination's rows as borrowed 1-D views, indexed in the loop by an unsigned bar
+    # number: no 2-D address arithmetic, no negative-index wraparound
+    s0 = borrow_nb(sig[sig_idx[c, 0]])
+    s1 = borrow_nb(sig[sig_idx[c, 1]])
+    s2 = borrow_nb(sig[sig_idx[c, 2]])
+    f_row = borrow_nb(aux[aux_idx[c, A_FUNDING]])
+    atr_row = borrow_nb(aux[aux_idx[c, A_ATR]])
+    rv_row = borrow_nb(aux[aux_idx[c, A_REALIZED_VOL]])
+    reg_row = borrow_nb(aux[aux_idx[c, A_REGIME]])
+    bv_row = borrow_nb(aux[aux_idx[c, A_BAR_VOL]])
+    vr_row = borrow_nb(aux[aux_idx[c, A_VOLUME_REF]])
+    op = borrow_nb(open_)
+    hi = borrow_nb(high)
+    lo = borrow_nb(low)
+    cl = borrow_nb(close)
+    dy = borrow_nb(day)
     init_cash = p[P_INIT_CASH]
     prev = init_cash
     peak = init_cash
@@ -196,38 +212,49 @@ def _stream_account(
     s_eq = 0.0
     in_mkt = 0.0
     cross = 0.0
+    a_prev = 0.0
+    b_prev = 0.0
     for t in range(n):
+        u = np.uint64(t)
         if kind == KIND_CROSS:
+            a_t = s0[u]
+            b_t = s1[u]
             if t > 0:
-                cross = cross_step_nb(cross, sig[i0, t - 1], sig[i1, t - 1], sig[i0, t], sig[i1, t])
+                cross = cross_step_nb(cross, a_prev, b_prev, a_t, b_t)
                 target = allowed_nb(cross, along, ashort)
             else:
                 target = 0.0
+            a_prev = a_t
+            b_prev = b_t
         elif kind == KIND_EMA_TREND:
             target = 0.0
             if t >= w:
-                d = ema_trend_dir_nb(close[t], sig[i0, t], sig[i1, t], sig[i2, t])
+                d = ema_trend_dir_nb(cl[u], s0[u], s1[u], s2[u])
                 target = allowed_nb(d, along, ashort)
         else:
-            target = sig[i0, t]
-        state, eq = backtest_step_nb(
-            state,
-            p,
-            t,
-            open_[t],
-            high[t],
-            low[t],
-            close[t],
-            aux[r_f, t],
-            day[t],
-            target,
-            aux[r_atr, t],
-            aux[r_rv, t],
-            aux[r_reg, t],
-            aux[r_bv, t],
-            aux[r_vr, t],
-            trades,
-        )
+            target = s0[u]
+        # backtest_step_nb with its two paths spelled out: an idle bar loads only what it uses
+        if is_idle_nb(state, target):
+            eq = idle_step_nb(state, p, cl[u], dy[u], atr_row[u])
+        else:
+            state, eq = backtest_step_full_nb(
+                state,
+                p,
+                t,
+                op[u],
+                hi[u],
+                lo[u],
+                cl[u],
+                f_row[u],
+                dy[u],
+                target,
+                atr_row[u],
+                rv_row[u],
+                reg_row[u],
+                bv_row[u],
+                vr_row[u],
+                trades,
+            )
         r = eq / prev - 1.0
         prev = eq
         s_r, c_r = _neumaier(s_r, c_r, r)
