@@ -4,7 +4,7 @@ The estimate is :func:`quantlab.kernels.backtest.slippage_frac_nb`, the very fun
 backtest engine charges, fed with the same causal inputs (the per-bar volatility known
 before the bar, :meth:`quantlab.backtest.costs.Costs.bar_volatility`, and the previous bar's
 volume), so a paper or live order is costed exactly as the backtest costed it. The impact
-term's participation ``q / V`` is the engine's ``_participation`` of the quantity the engine
+term's participation ``q / V`` is the engine's ``participation_nb`` of the quantity the engine
 measures it on: an exit's position, an entry's size *before* costs (``fraction * equity /
 reference price``, which an entry intent carries as ``impact_size``), not the size traded.
 """
@@ -97,10 +97,10 @@ class SlippageEstimator:
         ``size`` is the quantity the engine measures participation on: the position for
         an exit, the size before costs (``fraction * equity / reference price``) for an
         entry (:attr:`~quantlab.execution.model.OrderIntent.impact_size`). The engine's own
-        functions compute it: ``_participation`` (``q / V``, NaN without a volume, inf
+        functions compute it: ``participation_nb`` (``q / V``, NaN without a volume, inf
         against zero volume) and :func:`~quantlab.kernels.backtest.slippage_frac_nb`.
         """
-        participation = _bt._participation(abs(float(size)), float(volume_ref))
+        participation = _bt.participation_nb(abs(float(size)), float(volume_ref))
         return float(_bt.slippage_frac_nb(self.params, participation, bar_vol))
 
     def estimate(

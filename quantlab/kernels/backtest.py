@@ -965,3 +965,11 @@ def backtest_nb(
         finalize_nb(state, trades, n - 1, close[n - 1])
     k = int(state[S_N_RECORDS])
     return equity, cash, qty, fees, funding, trades[:k].copy(), state
+
+
+# Public names for the order functions that Python code outside the kernels calls (the live
+# decision engine's preview, the slippage estimator): the same compiled functions the
+# engine's step inlines, so a preview or an estimate can never drift from the engine.
+participation_nb = _participation
+open_position_nb = _open_position
+close_position_nb = _close_position

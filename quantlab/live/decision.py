@@ -9,7 +9,7 @@ re-implemented here: the runner only turns the engine's decisions into orders.
 
 With ``fill = "next_open"`` (the default) the step at bar ``i``'s close leaves a pending
 exit and/or entry; :meth:`DecisionEngine.preview_open` runs the engine's own open-orders
-code (``_close_position``, ``_open_position``) on a copy of the state at the next price to
+code (``close_position_nb``, ``open_position_nb``) on a copy of the state at the next price to
 learn the exact orders the engine will execute at the next open (the entry size is the
 engine's own ``fraction * equity / (fill price * (1 + fee))``, its stop and target levels
 and the size its impact is measured on).
@@ -312,7 +312,7 @@ class DecisionEngine:
 
         Runs the engine's own orders at the open on a copy of the state, as step 2 of
         :func:`~quantlab.kernels.backtest.backtest_step_nb` runs them: the pending exit
-        (``_close_position``), then the pending entry (``_open_position``), at reference
+        (``close_position_nb``), then the pending entry (``open_position_nb``), at reference
         price ``price`` with the next bar's cost inputs; the state held is not touched.
         Nothing else of the bar is run, so an entry whose stop lies at or beyond the open
         (slippage wider than the stop) is still previewed: the engine stops it out at that
@@ -331,7 +331,7 @@ class DecisionEngine:
         bar_vol, volume_ref = self.next_cost_inputs()
         trades = np.zeros((int(s[_bt.S_N_RECORDS]) + 2, _bt.N_TRADE_FIELDS))
         if exit_size != 0.0:
-            _bt._close_position(
+            _bt.close_position_nb(
                 s, p, trades, nxt, price, int(s[_bt.S_PEND_REASON]), False, bar_vol, volume_ref
             )
         direction = float(s[_bt.S_PEND_ENTRY])
@@ -339,7 +339,7 @@ class DecisionEngine:
         if direction != 0.0 and s[_bt.S_QTY] == 0.0:
             flat = s.copy()
             frac, atr = float(s[_bt.S_PEND_FRAC]), float(s[_bt.S_PEND_ATR])
-            _bt._open_position(s, p, nxt, direction, price, frac, atr, bar_vol, volume_ref)
+            _bt.open_position_nb(s, p, nxt, direction, price, frac, atr, bar_vol, volume_ref)
             if s[_bt.S_QTY] != 0.0:
                 entry_size = float(s[_bt.S_QTY])
                 stop = _stop_level(s, p)
@@ -350,7 +350,7 @@ class DecisionEngine:
                     free = p.copy()
                     for k in (_bt.P_TAKER_FEE, _bt.P_SLIP_FIXED, _bt.P_SLIP_VOL, _bt.P_SLIP_IMPACT):
                         free[k] = 0.0
-                    _bt._open_position(flat, free, nxt, direction, price, frac, atr, bar_vol,
+                    _bt.open_position_nb(flat, free, nxt, direction, price, frac, atr, bar_vol,
                                        volume_ref)  # fmt: skip
                     impact_size = abs(float(flat[_bt.S_QTY]))
         return OpenOrders(
