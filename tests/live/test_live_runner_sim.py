@@ -261,8 +261,8 @@ def test_a_stop_does_not_wait_out_a_spent_rate_limit_window(venue, tmp_path):
     import time
 
     runner = make_runner(venue, tmp_path / "j.sqlite", stop_grace_s=0.5)
-    runner.backend.limiter = WeightLimiter(capacity=100, window_s=60.0)
     bars(venue, runner, 3)
+    runner.backend.limiter = WeightLimiter(capacity=100, window_s=60.0)
     runner.backend.limiter.acquire(100)  # the window is full for the next 60 s
     sim, _ = venue
     n = sim.n_requests
