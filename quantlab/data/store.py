@@ -112,7 +112,8 @@ class Store:
         )
 
     @contextlib.contextmanager
-    def _lock(self, folder: Path) -> Iterator[None]:
+    def locked(self, folder: Path) -> Iterator[None]:
+        """Hold the exclusive write lock of a partition folder (every store writer takes it)."""
         folder.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
@@ -127,7 +128,8 @@ class Store:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
-    def _read_file(path: Path) -> pd.DataFrame:
+    def read_file(path: Path) -> pd.DataFrame:
+        """Read one partition file; a damaged file is a :class:`SourceError` naming it."""
         try:
             df = pd.read_parquet(path, engine="pyarrow")
         except Exception as exc:  # pyarrow raises many types for a damaged file
@@ -147,7 +149,8 @@ class Store:
         return pd.DatetimeIndex(table.column(INDEX_NAME).to_pandas(), name=INDEX_NAME)
 
     @staticmethod
-    def _write_file(df: pd.DataFrame, path: Path) -> None:
+    def write_file(df: pd.DataFrame, path: Path) -> None:
+        """Write one partition file atomically (a temporary file, fsync, rename)."""
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as handle:
@@ -215,7 +218,7 @@ class Store:
         new = df[columns].copy()
         new.attrs = {}
         keys = _partition_key(new.index, interval)
-        with self._lock(folder):
+        with self.locked(folder):
             stored = self._stored_columns(self._files(folder))
             if stored is not None and stored != columns:
                 missing = [c for c in stored if c not in columns]
@@ -228,10 +231,10 @@ class Store:
                 part = new[keys == key]
                 path = folder / f"{key}{_SUFFIX}"
                 if path.exists():
-                    old = self._read_file(path)
+                    old = self.read_file(path)
                     part = pd.concat([old[~old.index.isin(part.index)], part]).sort_index()
                 self._check_bars(part, f"{where} ({path.name} after merging)", interval)
-                self._write_file(part, path)
+                self.write_file(part, path)
         return len(new)
 
     # --------------------------------------------------------------------------- read
@@ -280,9 +283,9 @@ class Store:
             p_lo, p_hi = _partition_bounds(path.name[: -len(_SUFFIX)])
             if (lo is not None and p_hi <= lo) or (hi is not None and p_lo >= hi):
                 continue
-            frames.append(self._read_file(path))
+            frames.append(self.read_file(path))
         if not frames:
-            frames = [self._read_file(files[-1]).iloc[:0]]
+            frames = [self.read_file(files[-1]).iloc[:0]]
         df = pd.concat(frames) if len(frames) > 1 else frames[0]
         df = df.sort_index()
         if lo is not None:

@@ -62,12 +62,12 @@ class SwapStore:
         months = df["time"].dt.strftime("%Y-%m").to_numpy()
         added = 0
         store = Store(self.root)
-        with store._lock(self.folder):
+        with store.locked(self.folder):
             for month in pd.unique(months):
                 part = df[months == month][list(RAW_COLUMNS)]
                 path = self.folder / f"{month}{_SUFFIX}"
                 if path.exists():
-                    old = store._read_file(path)
+                    old = store.read_file(path)
                     keys_old = old.set_index(KEY).index
                     keys_new = part.set_index(KEY).index
                     added += int((~keys_new.isin(keys_old)).sum())
@@ -76,7 +76,7 @@ class SwapStore:
                 else:
                     added += len(part)
                 part = part.sort_values(["time", *KEY], kind="stable").reset_index(drop=True)
-                store._write_file(part, path)
+                store.write_file(part, path)
         return added
 
     def read(
@@ -107,7 +107,7 @@ class SwapStore:
                 continue
             if lo is not None and month + pd.DateOffset(months=1) <= lo:
                 continue
-            parts.append(store._read_file(path))
+            parts.append(store.read_file(path))
         if not parts:
             return empty_swaps()
         df = swaps_frame(pd.concat(parts, ignore_index=True))
