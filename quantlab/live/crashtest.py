@@ -162,7 +162,7 @@ def crash_test(
             started += up
             if k == kills:  # the last one runs a while and stops cleanly
                 _wait_for_intent(journal_path, proc, final_s, final_max_s)
-                _freeze_clock(sim)  # nothing may fill after its last reconciliation
+                sim.freeze()  # nothing may fill after its last reconciliation
                 time.sleep(0.5)
                 proc.send_signal(signal.SIGTERM)
                 # a clean stop reconciles once more; when the runners before it spent the
@@ -202,16 +202,6 @@ def crash_test(
         workdir=str(tmp),
     )
     return result
-
-
-def _freeze_clock(sim: Any) -> None:
-    """Stop the exchange clock where it is (the handle moves it only by ``advance`` then)."""
-    srv = sim._server
-    with srv._clock_lock:
-        now = srv.sim_time_ms()
-        srv.speed = 0.0
-        srv._offset_ms = now - srv._t0_sim
-        srv.engine.advance_to(now)
 
 
 def _measure(sim: Any, acct: Any, backend: Any, journal_path: Path) -> dict[str, Any]:

@@ -346,3 +346,18 @@ def test_a_running_clock_moves_without_requests():
         while handle.exchange.now_ms < t0 + 3_600_000 and _time.monotonic() < deadline:
             _time.sleep(0.05)  # nobody calls the server: its own clock advances it
         assert handle.exchange.now_ms >= t0 + 3_600_000
+
+
+def test_a_frozen_clock_stands_still_until_advanced():
+    import time as _time
+
+    with sim.serve(seed=1, speed=3600.0, start=START) as handle:
+        _time.sleep(0.3)
+        t_before = handle.now_ms
+        handle.freeze()
+        t0 = handle.now_ms
+        assert t0 >= t_before > 1_709_251_200_000  # 2024-03-01: it ran before the freeze
+        _time.sleep(0.5)  # the clock thread keeps syncing: nothing moves
+        assert handle.now_ms == t0
+        handle.advance(60.0)
+        assert handle.now_ms == t0 + 60_000

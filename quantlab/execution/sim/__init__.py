@@ -72,6 +72,10 @@ class SimHandle:
             raise ConfigError(f"advance: seconds must be >= 0, got {seconds!r}")
         self._server.advance(seconds)
 
+    def freeze(self) -> None:
+        """Stop the clock where it is (from now on only :meth:`advance` moves it)."""
+        self._server.set_speed(0.0)
+
     def fund(self, address: str, usdc: float) -> None:
         """Credit ``usdc`` to ``address`` (an unfunded address cannot trade)."""
         if not (usdc > 0):

@@ -179,6 +179,15 @@ class SimServer(ThreadingHTTPServer):
             self._offset_ms += round(seconds * 1000.0)
             self.engine.advance_to(self.sim_time_ms())
 
+    def set_speed(self, speed: float) -> None:
+        """Run the clock at ``speed`` from now on; the exchange time stays continuous."""
+        with self._clock_lock:
+            now = self.sim_time_ms()
+            self.speed = float(speed)
+            self._t0_real = time.monotonic()
+            self._offset_ms = now - self._t0_sim
+            self.engine.advance_to(now)
+
     def admit(self, weight: int) -> bool:
         """Account ``weight`` against the IP limit; False when it would exceed it."""
         if not self.rate_limit:
