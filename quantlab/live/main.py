@@ -127,9 +127,12 @@ def run_process(
                   file=sys.stderr)  # fmt: skip
             time.sleep(5.0)
     feed_kind = feed or ("synthetic" if mode == "paper" and not exchange_url else "candles")
+    # candles are asked for when a bar is due by the venue's clock; a paper account's clock
+    # is only the last bar it was fed, so a paper runner on a venue's candles polls them
+    venue_clock = None if mode == "paper" else backend.now_ms
     bar_feed: Feed = make_feed(feed_kind, symbol, interval, exchange_url=exchange_url,
                                data=data, seed=seed, speed=speed, start=start, end=end,
-                               venue_now=getattr(backend, "now_ms", None))  # fmt: skip
+                               venue_now=venue_clock)  # fmt: skip
     logger = get_logger(paths["log"])
     alerter = Alerter(prefix=f"[quantlab {mode} {symbol} {interval}]")
     paths["pid"].write_text(str(os.getpid()))

@@ -62,3 +62,20 @@ def test_a_clock_that_cannot_be_read_asks_for_candles(venue):
     venue.advance(3600.0)
     bars = feed.poll()
     assert len(bars) == 1 and feed.n_candle_requests == n + 1
+
+
+def test_a_paper_runner_on_a_venues_candles_gets_its_bars(tmp_path):
+    # paper fills, the local exchange's candles: the paper account's clock (its last bar)
+    # must not gate the candle requests, or no bar after the first batch would ever come
+    import quantlab as ql
+    from quantlab.live.main import run_process
+
+    sim = sim_mod.serve(seed=5, rate_limit=False, speed=3600.0 * 20)  # a bar every 0.05 s
+    try:
+        strategy = ql.backtest.ema_trend(fast=2, slow=3, gate=4, direction="both")
+        status = run_process(strategy, symbol="BTC", interval="1h", mode="paper",
+                             exchange_url=sim.url, run_dir=tmp_path / "run", max_bars=5,
+                             options={"poll_s": 0.01})  # fmt: skip
+    finally:
+        sim.stop()
+    assert status["bars"] >= 5 and status["mode"] == "paper"
