@@ -115,6 +115,11 @@ class ExecutionBackend(ABC):
         :meth:`schedule_cancel` on it; the default is the wall clock)."""
         return int(time.time() * 1000)
 
+    def bound_waits(self, seconds: float | None) -> None:  # noqa: B027 - optional hook
+        """Refuse any wait for the venue's rate limit that would end more than ``seconds``
+        from now (None: wait as long as needed); a refused request is not sent. The
+        default does nothing (a backend that never waits)."""
+
     def position(self, symbol: str) -> float:
         """Return the signed position size of ``symbol`` (0.0 when flat)."""
         pos = self.positions().get(symbol)

@@ -687,6 +687,9 @@ class HyperliquidBackend(ExecutionBackend):
             time_ms=int(st.get("time", time.time() * 1000)),
         )  # fmt: skip
 
+    def bound_waits(self, seconds: float | None) -> None:
+        self.limiter.stop_waiting_after(seconds)
+
     def now_ms(self) -> int:
         """Return the venue's clock (``clearinghouseState.time``)."""
         st = self._state()

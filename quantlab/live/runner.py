@@ -307,13 +307,7 @@ class Runner:
         """Ask the loop to stop after the current step (rate-limit waits end by the grace)."""
         self._stopping = True
         self._stop_reason = reason
-        self._rate_limit_deadline(self.config.stop_grace_s)
-
-    def _rate_limit_deadline(self, seconds: float | None) -> None:
-        """Bound the backend's rate-limit waits to ``seconds`` from now (None: unbounded)."""
-        limiter = getattr(self.backend, "limiter", None)
-        if limiter is not None and hasattr(limiter, "stop_waiting_after"):
-            limiter.stop_waiting_after(seconds)
+        self.backend.bound_waits(self.config.stop_grace_s)
 
     def install_signal_handlers(self) -> None:
         """Stop cleanly on SIGTERM and SIGINT."""
@@ -382,7 +376,7 @@ class Runner:
         self._heartbeat(force=True)
         self._alert("runner", f"stopped ({self._stop_reason or 'normally'})")
         self.alerter.close()
-        self._rate_limit_deadline(None)  # the limiter may be shared with other clients
+        self.backend.bound_waits(None)  # its limiter may be shared with other clients
 
     # --------------------------------------------------------------- heartbeat
     def _heartbeat(self, force: bool = False) -> None:
@@ -412,8 +406,7 @@ class Runner:
         if now - self._last_dead_man < period:
             return
         try:
-            venue_now = getattr(self.backend, "now_ms", None)
-            base = venue_now() if callable(venue_now) else now_ms()
+            base = self.backend.now_ms()
             self.backend.schedule_cancel(base + int(self.config.dead_man_s * 1000))
             self._last_dead_man = now
         except ExecutionError as exc:
@@ -725,12 +718,10 @@ class Runner:
             self._protect(bar_ms, qty, self.engine.protective_stop(), self.engine.take_profit())
 
     def _fresh(self, bar: Bar) -> bool:
-        """Tell whether the venue's clock is still inside the bar after ``bar``."""
-        venue_now = getattr(self.backend, "now_ms", None)
-        if not callable(venue_now):
-            return True  # paper: the clock is the feed's
+        """Tell whether the backend's clock (paper: its last bar) is still inside the bar
+        after ``bar``."""
         try:
-            return venue_now() < bar.time_ms + 2 * self._bar_ms()
+            return self.backend.now_ms() < bar.time_ms + 2 * self._bar_ms()
         except ExecutionError:
             return False
 
