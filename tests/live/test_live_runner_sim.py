@@ -45,24 +45,17 @@ def venue():
 
 
 def make_runner(venue, path, **cfg):
-    sim, acct = venue
+    sim, _ = venue
     config = RunnerConfig(symbol="BTC", interval="1h", mode="sim", poll_s=0,
                           reconcile_every_s=1e9, dead_man_s=0, init_cash=100_000.0,
                           **cfg)  # fmt: skip
-    backend = HyperliquidBackend(
-        sim.url,
-        wallet=acct,
-        retry_wait_s=0.01,
-        timeout=0.5,
-        expires_after_s=1.5,
-        limiter=UNLIMITED(),
-    )
     feed = CandleFeed(sim.url, "BTC", "1h", min_poll_s=0)
-    return Runner(STRATEGY, config, backend, feed, Journal(path))
+    return Runner(STRATEGY, config, client(venue), feed, Journal(path))
 
 
-def other_client(venue):
-    """A second client on the same account: what a human or another program would do."""
+def client(venue):
+    """A client of the test account (the runner's, or a second one: what a human or
+    another program would do), quick to retry and time out."""
     sim, acct = venue
     return HyperliquidBackend(
         sim.url,
@@ -117,7 +110,7 @@ def test_an_order_the_journal_lost_is_adopted(venue, tmp_path):
     bars(venue, runner, 2)
     sim, _ = venue
     cloid = client_order_id("f" * 64, "BTC", 0, "entry")
-    other_client(venue).submit(OrderIntent(
+    client(venue).submit(OrderIntent(
         "manual", "BTC", "buy", 0.01, "limit", limit_px=round(sim.mid("BTC") * 0.5),
         client_order_id=cloid))  # fmt: skip
     assert runner.reconcile_now()
@@ -132,7 +125,7 @@ def test_an_order_the_exchange_lost_is_resolved(venue, tmp_path):
     runner = make_runner(venue, tmp_path / "j.sqlite")
     until_position(venue, runner)
     stop = runner._live_protective()["stop"]["client_order_id"]
-    assert other_client(venue).cancel("BTC", stop)  # gone behind the runner's back
+    assert client(venue).cancel("BTC", stop)  # gone behind the runner's back
     assert runner.reconcile_now()
     assert runner.last_report.resolved_orders == {stop: "canceled"}
     row = next(o for o in runner.journal.orders() if o["client_order_id"] == stop)
@@ -147,7 +140,7 @@ def test_orphan_position_alert_and_action(venue, tmp_path, action):
     runner = make_runner(venue, tmp_path / "j.sqlite", orphan_action=action)
     bars(venue, runner, 1)
     assert runner.backend.position("BTC") == 0.0
-    other_client(venue).submit(OrderIntent("manual", "BTC", "sell", 0.05, "market"))
+    client(venue).submit(OrderIntent("manual", "BTC", "sell", 0.05, "market"))
     assert runner.reconcile_now()
     assert runner.last_report.orphan == pytest.approx(-0.05)
     assert runner.journal.events("orphan")
