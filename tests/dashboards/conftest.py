@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -88,19 +89,15 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"quantlab dashboard did not answer at {url} within the timeout")
 
 
-@pytest.fixture(scope="module")
-def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """Start ``quantlab dashboard`` on a free port in a subprocess; stop it afterwards.
+@contextlib.contextmanager
+def serve_dashboard(cwd: Path, env: dict[str, str] | None = None) -> Iterator[dict]:
+    """Run ``quantlab dashboard`` on a free port in ``cwd`` (a subprocess) until exit.
 
-    The server runs in a temporary folder holding ``reports/`` with one sample run, so
-    the Reports page has something to list and link to. Yields ``url``, ``cwd`` and
-    ``log`` (the server's output file).
+    Yields ``url``, ``cwd``, ``log`` (the server's output file) and ``port``.
     """
-    cwd = tmp_path_factory.mktemp("dashboard")
-    write_sample_run(cwd / "reports")
     port = _free_port()
     log = cwd / "server.log"
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with open(log, "w", encoding="utf-8") as out:
         proc = subprocess.Popen(
@@ -121,3 +118,17 @@ def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Start ``quantlab dashboard`` on a free port in a subprocess; stop it afterwards.
+
+    The server runs in a temporary folder holding ``reports/`` with one sample run, so
+    the Reports page has something to list and link to. Yields ``url``, ``cwd`` and
+    ``log`` (the server's output file).
+    """
+    cwd = tmp_path_factory.mktemp("dashboard")
+    write_sample_run(cwd / "reports")
+    with serve_dashboard(cwd) as server:
+        yield server

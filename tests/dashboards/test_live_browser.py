@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 import quantlab as ql
 from quantlab.backtest.verdict import make_verdict, write_verdict
-from tests.dashboards.conftest import REPO_ROOT, _free_port, _wait_until_up
+from tests.dashboards.conftest import serve_dashboard
 from tests.dashboards.test_browser import Page, browser  # noqa: F401 - the fixture
 
 PASSING = {"dsr": 0.99, "pbo": 0.05, "oos_sharpe": 1.5, "oos_trades": 60,
@@ -33,26 +31,12 @@ def live_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         validation, registry=registry, speed=900.0, history_bars=6, run_dir=cwd / "live" / RUN,
         rate_limit=False,
     )  # fmt: skip
-    port = _free_port()
-    log = cwd / "server.log"
     env = dict(os.environ, QUANTLAB_LIVE_DIR=str(cwd / "live"),
                QUANTLAB_LIFECYCLE_REGISTRY=str(registry))  # fmt: skip
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "quantlab.cli", "dashboard", "--port", str(port)],
-            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until_up(url, proc, log)
-        yield {"url": url, "cwd": cwd, "log": log, "port": port, "session": session}
+        with serve_dashboard(cwd, env) as server:
+            yield {**server, "session": session}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         session.stop()
 
 
