@@ -76,6 +76,10 @@ class SimHandle:
         """Stop the clock where it is (from now on only :meth:`advance` moves it)."""
         self._server.set_speed(0.0)
 
+    def weight_by_type(self) -> dict[str, int]:
+        """Return the request weight asked so far, by info type or action type."""
+        return dict(self._server.weight_by_type)
+
     def fund(self, address: str, usdc: float) -> None:
         """Credit ``usdc`` to ``address`` (an unfunded address cannot trade)."""
         if not (usdc > 0):

@@ -19,7 +19,7 @@ import json
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -78,8 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "Not Found", raw=True)
             return
         srv.n_requests += 1
+        weight = request_weight(self.path, body)
+        action = body.get("action") or {}
+        kind = action.get("type") if self.path == "/exchange" else body.get("type")
+        srv.weight_by_type[str(kind)] += weight
         faults = srv.faults
-        if faults.take("429") or not srv.admit(request_weight(self.path, body)):
+        if faults.take("429") or not srv.admit(weight):
             self._send(429, "Too many requests", raw=True)
             return
         if faults.take("5xx"):
@@ -147,6 +151,7 @@ class SimServer(ThreadingHTTPServer):
         self.delay_s = float(delay_s)
         self.rate_limit = rate_limit
         self.n_requests = 0
+        self.weight_by_type: Counter[str] = Counter()  # every request asked, admitted or not
         self._t0_real = time.monotonic()
         self._t0_sim = engine.now_ms
         self._offset_ms = 0
